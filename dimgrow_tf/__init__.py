@@ -1,0 +1,33 @@
+"""dimgrow_tf: DimGrow field-level embedding dimension search for Keras 3."""
+
+from dimgrow_tf.callbacks.dimgrow_callback import DimGrowCallback
+from dimgrow_tf.callbacks.growth_rule import GrowthRule
+from dimgrow_tf.field_config import FieldConfig
+from dimgrow_tf.layers.dimgrow_embedding import DimGrowEmbedding
+from dimgrow_tf.layers.fixed_field_embedding import FixedFieldEmbedding
+from dimgrow_tf.layers.wide_deep import WideDeep
+from dimgrow_tf.models.builders import build_model
+from dimgrow_tf.models.builders import build_search_model
+from dimgrow_tf.models.builders import uniform_fields
+from dimgrow_tf.models.search_result import SearchResult
+from dimgrow_tf.resize.field_resize import FieldResize
+from dimgrow_tf.resize.model_resize import apply_resize
+from dimgrow_tf.resize.optimizer_surgery import rebuild_optimizer
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DimGrowCallback",
+    "DimGrowEmbedding",
+    "FieldConfig",
+    "FieldResize",
+    "FixedFieldEmbedding",
+    "GrowthRule",
+    "SearchResult",
+    "WideDeep",
+    "apply_resize",
+    "build_model",
+    "build_search_model",
+    "rebuild_optimizer",
+    "uniform_fields",
+]

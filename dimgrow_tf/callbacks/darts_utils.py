@@ -1,0 +1,62 @@
+"""First-order DARTS gate updates on held-out batches."""
+
+import keras
+import tensorflow as tf
+
+from dimgrow_tf.resize.model_resize import strategy_scope
+from dimgrow_tf.resize.optimizer_surgery import rebuild_optimizer
+
+
+class GateStep:
+    """Steps the gate logits on one batch of `data` per call of `run()`.
+
+    The loss is the model's compiled loss plus its layer losses (the gate
+    regulariser), computed in training mode; only the gate logits move.
+    After a resize, `resized(remaps)` rebuilds the gate optimizer (slots
+    carried) and the traced step.
+    """
+
+    def __init__(self, model, layer, data, optimizer=None):
+        self.model = model
+        self.layer = layer
+        self._iterator = iter(data.repeat())
+        with strategy_scope(model):
+            self.optimizer = optimizer or keras.optimizers.Adam(1e-3)
+        self._fn = None
+
+    def _gates(self):
+        return [self.layer.field_variables(f.name)["gate_logits"]
+                for f in self.layer.fields if f.dim > 0]
+
+    def resized(self, remaps):
+        with strategy_scope(self.model):
+            self.optimizer = rebuild_optimizer(self.optimizer, self._gates(), remaps)
+        self._fn = None
+
+    def _trace(self):
+        gates = self._gates()
+        if not self.optimizer.built:
+            with strategy_scope(self.model):
+                self.optimizer.build(gates)
+        model, optimizer = self.model, self.optimizer
+
+        @tf.function
+        def step(batch):
+            x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(batch)
+            with tf.GradientTape() as tape:
+                for g in gates:
+                    tape.watch(g.value)
+                y_pred = model(x, training=True)
+                loss = model.compute_loss(
+                    x=x, y=y, y_pred=y_pred, sample_weight=sample_weight
+                )
+            grads = tape.gradient(loss, [g.value for g in gates])
+            optimizer.apply(grads, gates)
+            return loss
+
+        return step
+
+    def run(self):
+        if self._fn is None:
+            self._fn = self._trace()
+        return self._fn(next(self._iterator))

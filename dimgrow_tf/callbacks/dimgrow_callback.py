@@ -1,0 +1,259 @@
+"""The Keras callback that runs a DimGrow search inside `model.fit`."""
+
+import warnings
+
+import keras
+import numpy as np
+
+from dimgrow_tf.callbacks.darts_utils import GateStep
+from dimgrow_tf.callbacks.growth_rule import GrowthRule
+from dimgrow_tf.models.search_result import SearchResult
+from dimgrow_tf.resize.model_resize import apply_resize
+from dimgrow_tf.resize.model_resize import sync_model
+
+
+class DimGrowCallback(keras.callbacks.Callback):
+    """Grows and shrinks a `DimGrowEmbedding` during `model.fit`.
+
+    Every `check_every` training steps the callback reads the gates and
+    applies `GrowthRule` (grow a field by one column when all its gates
+    exceed `high`; drop collapsed columns when a gate falls below `low`).
+    All changes of one check are applied in a single resize: variables are
+    swapped, the optimizer is rebuilt with its slots carried, and the train
+    function is retraced once. Retraces therefore happen at most once per
+    check; `check_every` bounds them.
+
+    At each epoch end it writes `dim_<field>`, `total_dims` and
+    `embedding_bytes` into `logs` (so History, CSVLogger and TensorBoard
+    placed *after* it see them) and keeps a snapshot of the gates at the
+    best `monitor` value; `result()` reads the final dims from it (gates >
+    0.5 per field, 0 = dropped).
+
+    With `gate_data` (e.g. the validation set), gates are trained DARTS
+    style: excluded from the model's optimizer and stepped by
+    `gate_optimizer` on one `gate_data` batch after every training step.
+
+    Do not combine with `EarlyStopping(restore_best_weights=True)`: the
+    stored weights have the shapes of an earlier width. Use
+    `EarlyStopping(patience=...)` and `result()`, which already uses the
+    best epoch's gates.
+
+    Args:
+        layer: the `DimGrowEmbedding` inside the fitted model.
+        max_dim: int. Width cap (a FieldConfig's `max_dim` overrides it).
+            Defaults to `16`.
+        low: float. Shrink threshold. Defaults to `0.01`.
+        high: float. Grow threshold. Defaults to `0.6`.
+        budget: int. Cap on the total width. Defaults to `1000`.
+        window: int. Consecutive checks a condition must hold. Defaults to
+            `1`.
+        check_every: int. Training steps between checks. Defaults to `50`.
+        monitor: str. Metric picking the best epoch. Defaults to
+            `"val_auc"`; if missing, a warning lists the available keys and
+            the last epoch is used.
+        mode: str. `"max"`, `"min"` or `"auto"` (max for names holding
+            "auc" or "acc"). Defaults to `"auto"`.
+        gate_data: optional `tf.data.Dataset` of `(x, y)` batches for DARTS
+            gate updates. Defaults to `None` (gates train with the model).
+        gate_optimizer: optimizer for DARTS updates. Defaults to Adam 1e-3.
+        grow_initializer: initializer of grown columns. Defaults to
+            `RandomNormal(stddev=0.01)`.
+        verbose: int. 1 prints each resize. Defaults to `0`.
+
+    Example:
+
+    ```python
+    search = dimgrow_tf.DimGrowCallback(emb, max_dim=16)
+    model.fit(train_ds, validation_data=valid_ds, epochs=20, callbacks=[search])
+    result = search.result()     # SearchResult; result.dims
+    ```
+    """
+
+    def __init__(
+        self,
+        layer,
+        max_dim=16,
+        low=0.01,
+        high=0.6,
+        budget=1000,
+        window=1,
+        check_every=50,
+        monitor="val_auc",
+        mode="auto",
+        gate_data=None,
+        gate_optimizer=None,
+        grow_initializer=None,
+        verbose=0,
+    ):
+        super().__init__()
+        if not hasattr(layer, "resize") or not hasattr(layer, "gate_values"):
+            raise TypeError(
+                f"`layer` must be a DimGrowEmbedding. Received: {layer!r}"
+            )
+        self.layer = layer
+        self.rule = GrowthRule(
+            low=low, high=high, max_dim=max_dim, budget=budget, window=window
+        )
+        if isinstance(check_every, bool) or not isinstance(check_every, int):
+            raise ValueError(
+                f"`check_every` must be a positive integer. Received: {check_every!r}"
+            )
+        if check_every < 1:
+            raise ValueError(f"`check_every` must be >= 1. Received: {check_every}")
+        if mode not in ("auto", "max", "min"):
+            raise ValueError(
+                f"`mode` must be 'auto', 'max' or 'min'. Received: {mode!r}"
+            )
+        self.check_every = check_every
+        self.monitor = monitor
+        self.mode = mode
+        self.gate_data = gate_data
+        self.gate_optimizer = gate_optimizer
+        self.grow_initializer = grow_initializer
+        self.verbose = verbose
+        self.history = []
+        self.step = 0
+        self.streaks = {}
+        self._best = None
+        self._warned_monitor = False
+        self._gate_step = None
+
+    @property
+    def _maximize(self):
+        if self.mode != "auto":
+            return self.mode == "max"
+        return any(k in self.monitor for k in ("auc", "acc"))
+
+    def on_train_begin(self, logs=None):
+        self.layer.build()
+        if self.gate_data is not None:
+            self.layer.set_gates_trainable(False)
+            self._gate_step = GateStep(
+                self.model, self.layer, self.gate_data, self.gate_optimizer
+            )
+        sync_model(self.model)
+
+    def on_train_end(self, logs=None):
+        if self._gate_step is not None:
+            self.gate_optimizer = self._gate_step.optimizer
+            self._gate_step = None
+            self.layer.set_gates_trainable(True)
+            sync_model(self.model)
+        if self._best is None:
+            self._snapshot(epoch=None, value=None)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.step += 1
+        if self._gate_step is not None:
+            self._gate_step.run()
+        if self.step % self.check_every == 0:
+            self.check(epoch=getattr(self, "_epoch", None))
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def check(self, epoch=None):
+        """Applies the growth rule once; returns the plan it applied."""
+        gates = self.layer.gate_values()
+        plan, self.streaks = self.rule.decide(self.layer.fields, gates, self.streaks)
+        if not plan:
+            return plan
+        before = self.layer.dims
+        remaps = apply_resize(
+            self.model, self.layer, plan, initializer=self.grow_initializer
+        )
+        if self._gate_step is not None:
+            self._gate_step.resized(remaps)
+        for name in (f.name for f in self.layer.fields if f.name in plan):
+            change = plan[name]
+            dropped = [k for k in range(before[name]) if k not in change.keep]
+            event = {
+                "step": self.step,
+                "epoch": epoch,
+                "field": name,
+                "action": "grow" if change.grow else "shrink",
+                "from": before[name],
+                "to": change.new_width,
+                "dropped": dropped,
+                "gates": [round(float(x), 4) for x in gates[name]],
+            }
+            self.history.append(event)
+            if self.verbose:
+                keras.utils.io_utils.print_msg(
+                    f"\nStep {self.step}: DimGrow {event['action']} "
+                    f"{name} {event['from']} -> {event['to']}"
+                )
+        return plan
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs if logs is not None else {}
+        dims = self.layer.dims
+        for name, d in dims.items():
+            logs[f"dim_{name}"] = d
+        logs["total_dims"] = sum(dims.values())
+        logs["embedding_bytes"] = self.layer.embedding_bytes()
+        value = logs.get(self.monitor)
+        if value is None:
+            if not self._warned_monitor:
+                warnings.warn(
+                    f"DimGrowCallback: monitor {self.monitor!r} is not in the "
+                    f"logs (available: {sorted(logs)}); the final dims will be "
+                    "read from the last epoch.",
+                    stacklevel=2,
+                )
+                self._warned_monitor = True
+            self._snapshot(epoch, None)
+            return
+        value = float(value)
+        if (
+            self._best is None
+            or self._best["value"] is None
+            or (value > self._best["value"] if self._maximize else value < self._best["value"])
+        ):
+            self._snapshot(epoch, value)
+
+    def _snapshot(self, epoch, value):
+        self._best = {
+            "epoch": epoch,
+            "value": value,
+            "fields": self.layer.fields,
+            "gates": {k: np.asarray(v).tolist() for k, v in self.layer.gate_values().items()},
+        }
+
+    def result(self):
+        """The `SearchResult`: final dims from the best epoch's gates."""
+        if self._best is None:
+            self._snapshot(None, None)
+        best = self._best
+        return SearchResult.from_gates(
+            best["fields"],
+            best["gates"],
+            history=list(self.history),
+            best_epoch=best["epoch"],
+            monitor=self.monitor if best["value"] is not None else None,
+            best_value=best["value"],
+        )
+
+    def get_config(self):
+        config = self.rule.get_config()
+        config.update(
+            check_every=self.check_every,
+            monitor=self.monitor,
+            mode=self.mode,
+            grow_initializer=keras.initializers.serialize(
+                keras.initializers.get(self.grow_initializer)
+            )
+            if self.grow_initializer is not None
+            else None,
+            verbose=self.verbose,
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config, layer, gate_data=None, gate_optimizer=None):
+        config = dict(config)
+        if config.get("grow_initializer") is not None:
+            config["grow_initializer"] = keras.initializers.deserialize(
+                config["grow_initializer"]
+            )
+        return cls(layer, gate_data=gate_data, gate_optimizer=gate_optimizer, **config)

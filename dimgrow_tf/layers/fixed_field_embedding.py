@@ -1,0 +1,104 @@
+"""Plain fixed-width field embeddings for retraining at searched dims."""
+
+import keras
+from keras import ops
+
+from dimgrow_tf.field_config import FieldConfig
+from dimgrow_tf.field_config import check_unique_fields
+from dimgrow_tf.layers.input_utils import check_id_range
+from dimgrow_tf.layers.input_utils import split_field_inputs
+
+
+@keras.saving.register_keras_serializable(package="dimgrow_tf")
+class FixedFieldEmbedding(keras.layers.Layer):
+    """One `keras.layers.Embedding` per field at a fixed width, then a
+    projection `Dense(output_dim, use_bias=False)` of their concatenation.
+
+    This is the retraining model of DimGrow (no gates, no shuffle): tables
+    `V_f x d_f*`, `Linear(sum d* -> output_dim)`. Fields with `dim=0` own
+    nothing and their inputs are ignored.
+
+    Args:
+        fields: list of `FieldConfig`; `dim` is each field's fixed width.
+        output_dim: int. Width of the projected output. Defaults to `64`.
+        use_bias: bool. Whether the projection has a bias (an export folded
+            from a searched model needs one). Defaults to `False`.
+        **kwargs: base `keras.layers.Layer` arguments.
+
+    Example:
+
+    ```python
+    emb = dimgrow_tf.FixedFieldEmbedding(result.fields, output_dim=64)
+    ```
+    """
+
+    def __init__(self, fields, output_dim=64, use_bias=False, **kwargs):
+        super().__init__(**kwargs)
+        fields = [
+            f if isinstance(f, FieldConfig) else FieldConfig.from_config(f)
+            for f in fields
+        ]
+        check_unique_fields(fields)
+        if not any(f.dim > 0 for f in fields):
+            raise ValueError("Every field has dim 0: nothing to embed.")
+        self.fields = fields
+        self.output_dim = int(output_dim)
+        self.use_bias = bool(use_bias)
+        self.embeddings = {
+            f.name: keras.layers.Embedding(
+                f.vocab_size,
+                f.dim,
+                embeddings_initializer=keras.initializers.RandomNormal(stddev=0.01),
+                name=f"{f.name}_embedding",
+            )
+            for f in fields
+            if f.dim > 0
+        }
+        self.projection = keras.layers.Dense(
+            self.output_dim, use_bias=self.use_bias, name="projection"
+        )
+
+    @property
+    def dims(self):
+        return {f.name: f.dim for f in self.fields}
+
+    def embedding_bytes(self):
+        return sum(4 * f.vocab_size * f.dim for f in self.fields)
+
+    def build(self, input_shape=None):
+        for f in self.fields:
+            if f.dim > 0:
+                self.embeddings[f.name].build((None,))
+        self.projection.build((None, sum(f.dim for f in self.fields)))
+        self.built = True
+
+    def call(self, inputs):
+        ids = split_field_inputs(inputs, self.fields)
+        columns = [
+            self.embeddings[f.name](check_id_range(ids[f.name], f.name, f.vocab_size))
+            for f in self.fields
+            if f.dim > 0
+        ]
+        return self.projection(ops.concatenate(columns, axis=1))
+
+    def compute_output_shape(self, input_shape):
+        if isinstance(input_shape, dict):
+            batch = next(iter(input_shape.values()))[0]
+        else:
+            batch = input_shape[0]
+        return (batch, self.output_dim)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            fields=[f.get_config() for f in self.fields],
+            output_dim=self.output_dim,
+            use_bias=self.use_bias,
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["fields"] = [FieldConfig.from_config(f) for f in config["fields"]]
+        return cls(**config)

@@ -1,0 +1,72 @@
+"""Turns the inputs a user passes into one id vector per field."""
+
+import tensorflow as tf
+from keras import ops
+
+
+def split_field_inputs(inputs, fields):
+    """Returns `{name: int32 ids of shape (batch,)}` for `fields`.
+
+    Args:
+        inputs: a dict `{field name: ids}` with ids of shape `(batch,)` or
+            `(batch, 1)` (extra keys are ignored), or one integer tensor of
+            shape `(batch, len(fields))` in field order.
+        fields: list of FieldConfig.
+    """
+    names = [f.name for f in fields]
+    if isinstance(inputs, dict):
+        missing = [n for n in names if n not in inputs]
+        if missing:
+            raise ValueError(
+                f"Inputs lack the field(s) {missing}. "
+                f"Received keys: {sorted(inputs)}"
+            )
+        return {n: _as_ids(inputs[n], n) for n in names}
+    if isinstance(inputs, (list, tuple)):
+        raise TypeError(
+            "Pass field inputs as a dict {field name: ids} or as one "
+            "(batch, num_fields) tensor, not a list."
+        )
+    shape = tuple(inputs.shape)
+    if len(shape) != 2 or (shape[1] is not None and shape[1] != len(names)):
+        raise ValueError(
+            f"A single input tensor must have shape (batch, {len(names)}) "
+            f"(one column per field: {names}). Received shape {shape}."
+        )
+    return {n: _as_ids(inputs[:, i], n) for i, n in enumerate(names)}
+
+
+def _as_ids(x, name):
+    dtype = getattr(x, "dtype", None)
+    dtype_name = getattr(dtype, "name", str(dtype))
+    if dtype is not None and "int" not in dtype_name:
+        raise TypeError(
+            f"Field {name!r} expects integer ids. Received dtype {dtype_name}. "
+            "Map raw values (e.g. strings) to ids first."
+        )
+    x = ops.cast(x, "int32")
+    if len(x.shape) == 2 and x.shape[-1] == 1:
+        x = ops.squeeze(x, axis=-1)
+    if len(x.shape) != 1:
+        raise ValueError(
+            f"Field {name!r} expects ids of shape (batch,) or (batch, 1). "
+            f"Received shape {tuple(x.shape)}."
+        )
+    return x
+
+
+def check_id_range(ids, name, vocab_size):
+    """Fails with a message naming the field if an id is outside the vocab."""
+    with tf.control_dependencies(
+        [
+            tf.debugging.assert_non_negative(
+                ids, message=f"Field {name!r}: negative id"
+            ),
+            tf.debugging.assert_less(
+                ids,
+                tf.constant(vocab_size, ids.dtype),
+                message=f"Field {name!r}: id >= vocab_size={vocab_size}",
+            ),
+        ]
+    ):
+        return tf.identity(ids)

@@ -1,0 +1,127 @@
+"""Model builders: the search model and the fixed-dims retraining model."""
+
+import keras
+
+from dimgrow_tf.field_config import FieldConfig
+from dimgrow_tf.layers.dimgrow_embedding import DimGrowEmbedding
+from dimgrow_tf.layers.fixed_field_embedding import FixedFieldEmbedding
+from dimgrow_tf.layers.wide_deep import WideDeep
+from dimgrow_tf.models.search_result import SearchResult
+
+BACKBONES = ("wide_deep", "mlp")
+
+
+def field_inputs(fields):
+    """One `keras.Input((), int32)` per field, keyed by field name."""
+    return {
+        f.name: keras.Input(shape=(), dtype="int32", name=f.name) for f in fields
+    }
+
+
+def make_backbone(backbone):
+    """Returns a fresh head layer: a name in `BACKBONES` or a factory."""
+    if backbone == "wide_deep":
+        return WideDeep(name="wide_deep")
+    if backbone == "mlp":
+        return keras.Sequential(
+            [
+                keras.layers.Dense(32, activation="relu"),
+                keras.layers.Dense(16, activation="relu"),
+                keras.layers.Dense(1, activation="sigmoid"),
+            ],
+            name="mlp",
+        )
+    if callable(backbone) and not isinstance(backbone, keras.layers.Layer):
+        return backbone()
+    raise ValueError(
+        f"`backbone` must be one of {BACKBONES} or a zero-argument factory "
+        f"returning a Keras layer. Received: {backbone!r}"
+    )
+
+
+def _compile(model, learning_rate):
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss="binary_crossentropy",
+        metrics=[keras.metrics.AUC(name="auc")],
+    )
+
+
+def build_search_model(
+    fields,
+    backbone="wide_deep",
+    output_dim=64,
+    alpha=0.02,
+    seed=None,
+    learning_rate=1e-3,
+    **embedding_kwargs,
+):
+    """A compiled search model: `DimGrowEmbedding` -> backbone.
+
+    Args:
+        fields: list of FieldConfig (start widths, usually 1).
+        backbone: `"wide_deep"`, `"mlp"` or a factory of a Keras layer
+            mapping `(batch, output_dim)` to a probability. Defaults to
+            `"wide_deep"`.
+        output_dim: int. Projection width. Defaults to `64`.
+        alpha: float. Gate regulariser strength. Defaults to `0.02`.
+        seed: int or None. Shuffle seed. Defaults to `None`.
+        learning_rate: float. Adam learning rate. Defaults to `1e-3`.
+        **embedding_kwargs: more `DimGrowEmbedding` arguments.
+
+    Returns:
+        `(model, embedding_layer)`; the model is compiled with Adam, binary
+        cross-entropy and an `auc` metric.
+    """
+    inputs = field_inputs(fields)
+    embedding = DimGrowEmbedding(
+        fields, output_dim=output_dim, alpha=alpha, seed=seed,
+        name="dimgrow_embedding", **embedding_kwargs,
+    )
+    outputs = make_backbone(backbone)(embedding(inputs))
+    model = keras.Model(inputs, outputs, name="dimgrow_search")
+    _compile(model, learning_rate)
+    return model, embedding
+
+
+def build_model(result, backbone="wide_deep", output_dim=64, learning_rate=1e-3):
+    """A compiled fixed-width model at the searched dims, for retraining.
+
+    Args:
+        result: a `SearchResult`, or a list of FieldConfig whose `dim` is
+            the width to use. Fields at 0 are dropped: they stay model
+            inputs (so the same feature dicts feed both models) but own no
+            variables and are ignored.
+        backbone: as in `build_search_model`. Defaults to `"wide_deep"`.
+        output_dim: int. Projection width. Defaults to `64`.
+        learning_rate: float. Adam learning rate. Defaults to `1e-3`.
+
+    Example:
+
+    ```python
+    retrained = dimgrow_tf.build_model(search.result(), backbone="wide_deep")
+    retrained.fit(train_ds, validation_data=valid_ds, epochs=10)
+    ```
+    """
+    if isinstance(result, SearchResult):
+        fields = result.fields
+    else:
+        fields = [
+            f if isinstance(f, FieldConfig) else FieldConfig.from_config(f)
+            for f in result
+        ]
+    if not any(f.dim > 0 for f in fields):
+        raise ValueError("Every field has dim 0: there is nothing to train.")
+    inputs = field_inputs(fields)
+    embedding = FixedFieldEmbedding(
+        fields, output_dim=output_dim, name="field_embedding"
+    )
+    outputs = make_backbone(backbone)(embedding(inputs))
+    model = keras.Model(inputs, outputs, name="dimgrow_fixed")
+    _compile(model, learning_rate)
+    return model
+
+
+def uniform_fields(fields, dim):
+    """Copies of `fields` all at width `dim` (the uniform-d baseline)."""
+    return [f.with_dim(dim) for f in fields]

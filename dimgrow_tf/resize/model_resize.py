@@ -1,0 +1,67 @@
+"""Resizing a layer inside a compiled model, without stale state."""
+
+import contextlib
+
+from dimgrow_tf.resize.optimizer_surgery import rebuild_optimizer
+
+
+def apply_resize(model, layer, plan, initializer=None):
+    """Resizes `layer` inside `model` and makes training use the new variables.
+
+    Three things must happen together, or training silently keeps updating
+    the old variables: the layer swaps its variables (`layer.resize`), the
+    optimizer is rebuilt carrying its slots (`rebuild_optimizer`), and the
+    model's compiled train/test/predict functions are dropped so the next
+    step retraces. This function does all three.
+
+    Args:
+        model: the compiled `keras.Model` holding `layer`.
+        layer: a built `DimGrowEmbedding`.
+        plan: dict `{field name: FieldResize}`.
+        initializer: initializer of fresh columns; `None` for the layer's
+            default `RandomNormal(stddev=0.01)`.
+
+    Returns:
+        The list of `VariableRemap`s the resize made (empty if nothing
+        changed).
+
+    Example:
+
+    ```python
+    apply_resize(model, emb, {"user_id": FieldResize.grow_by(emb.dims["user_id"])})
+    model.fit(...)   # trains the grown table, with Adam's moments carried
+    ```
+    """
+    with strategy_scope(model):
+        remaps = layer.resize(plan, initializer=initializer)
+        if remaps:
+            sync_model(model, remaps)
+    return remaps
+
+
+def sync_model(model, remaps=()):
+    """Rebuilds `model.optimizer` over the current variables and resets the
+    compiled functions, so the next train step retraces."""
+    with strategy_scope(model):
+        optimizer = getattr(model, "optimizer", None)
+        if optimizer is not None:
+            model.optimizer = rebuild_optimizer(
+                optimizer, model.trainable_variables, remaps
+            )
+    reset_compiled_functions(model)
+
+
+def reset_compiled_functions(model):
+    """Drops the model's traced train/test/predict functions."""
+    if getattr(model, "train_function", None) is not None:
+        model.make_train_function(force=True)
+    for attr in ("test_function", "predict_function"):
+        if hasattr(model, attr):
+            setattr(model, attr, None)
+
+
+def strategy_scope(model):
+    strategy = getattr(model, "distribute_strategy", None)
+    if strategy is None:
+        return contextlib.nullcontext()
+    return strategy.scope()

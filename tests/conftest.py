@@ -1,0 +1,49 @@
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _fresh_keras_session():
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(1234)
+    yield
+
+
+def small_fields():
+    import dimgrow_tf as dg
+
+    return [dg.FieldConfig("a", 10), dg.FieldConfig("b", 7, dim=2)]
+
+
+def random_batch(fields, n, seed=0):
+    rng = np.random.default_rng(seed)
+    x = {f.name: rng.integers(0, f.vocab_size, n).astype("int32") for f in fields}
+    y = rng.integers(0, 2, n).astype("float32")
+    return x, y
+
+
+def make_search_model(fields, optimizer="adam", output_dim=4, seed=1, **kwargs):
+    import dimgrow_tf as dg
+
+    inputs = {f.name: keras.Input((), dtype="int32", name=f.name) for f in fields}
+    emb = dg.DimGrowEmbedding(fields, output_dim=output_dim, seed=seed, **kwargs)
+    out = keras.layers.Dense(1, activation="sigmoid")(emb(inputs))
+    model = keras.Model(inputs, out)
+    model.compile(optimizer, "binary_crossentropy", metrics=[keras.metrics.AUC(name="auc")])
+    return model, emb
+
+
+def config_round_trip(obj):
+    import json
+
+    config = obj.get_config()
+    restored = type(obj).from_config(json.loads(json.dumps(config)))
+    assert json.dumps(restored.get_config(), sort_keys=True) == json.dumps(
+        config, sort_keys=True
+    )
+    return restored

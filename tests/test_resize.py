@@ -1,0 +1,74 @@
+import numpy as np
+import pytest
+
+import dimgrow_tf as dg
+from dimgrow_tf.resize.resize_utils import remap_array
+
+
+def test_field_resize_validation():
+    assert dg.FieldResize.grow_by(3).keep == (0, 1, 2)
+    assert dg.FieldResize.drop(3, [1]).keep == (0, 2)
+    assert dg.FieldResize((0, 1)).is_identity(2)
+    with pytest.raises(ValueError, match="distinct"):
+        dg.FieldResize((0, 0))
+    with pytest.raises(ValueError, match="at least one column"):
+        dg.FieldResize(())
+    with pytest.raises(ValueError, match="grow=-1"):
+        dg.FieldResize((0,), grow=-1)
+
+
+def test_remap_array_golden():
+    value = np.arange(6).reshape(2, 3)
+    np.testing.assert_array_equal(remap_array(value, 1, (2, 0), 1), [[2, 0, 0], [5, 3, 0]])
+    np.testing.assert_array_equal(
+        remap_array(value, 0, (1,), 1, fill=np.full((1, 3), 9)), [[3, 4, 5], [9, 9, 9]]
+    )
+
+
+def _layer():
+    emb = dg.DimGrowEmbedding(
+        [dg.FieldConfig("a", 10, dim=3), dg.FieldConfig("b", 7)], output_dim=4
+    )
+    emb.build()
+    return emb
+
+
+def test_grow_keeps_old_columns_and_initialises_new_ones():
+    emb = _layer()
+    old = {k: v.numpy().copy() for k, v in emb.field_variables("a").items()}
+    order_before = [v.path for v in emb.weights]
+    remaps = emb.resize({"a": dg.FieldResize.grow_by(3)})
+    new = emb.field_variables("a")
+    assert emb.dims == {"a": 4, "b": 1}
+    np.testing.assert_array_equal(new["embeddings"].numpy()[:, :3], old["embeddings"])
+    np.testing.assert_array_equal(new["projection"].numpy()[:3], old["projection"])
+    assert new["gate_logits"].numpy()[3] == 0.0 and new["moving_mean"].numpy()[3] == 0.0
+    fresh = new["embeddings"].numpy()[:, 3]
+    assert 0 < np.std(fresh) < 0.05
+    assert len(remaps) == 4 and {r.old.shape[-1] if r.axis else r.old.shape[0] for r in remaps} == {3}
+    assert [v.path for v in emb.weights] == order_before
+    assert emb.embedding_bytes() == 4 * (10 * 4 + 7 * 1)
+
+
+def test_shrink_drops_the_collapsed_column_and_frees_memory():
+    emb = _layer()
+    table = emb.field_variables("a")["embeddings"].numpy().copy()
+    proj = emb.field_variables("a")["projection"].numpy().copy()
+    emb.resize({"a": dg.FieldResize.drop(3, [1])})
+    new = emb.field_variables("a")
+    np.testing.assert_array_equal(new["embeddings"].numpy(), table[:, [0, 2]])
+    np.testing.assert_array_equal(new["projection"].numpy(), proj[[0, 2]])
+    assert tuple(new["embeddings"].shape) == (10, 2)
+    assert emb.embedding_bytes() == 4 * (10 * 2 + 7)
+    assert all(v.shape[0] != 3 for v in emb.weights if "a_" in v.path and v.shape.rank == 1)
+
+
+def test_resize_errors():
+    emb = _layer()
+    with pytest.raises(ValueError, match="Unknown field 'z'"):
+        emb.resize({"z": dg.FieldResize((0,))})
+    with pytest.raises(ValueError, match="cannot keep column 5"):
+        emb.resize({"a": dg.FieldResize((5,))})
+    unbuilt = dg.DimGrowEmbedding([dg.FieldConfig("a", 3)])
+    with pytest.raises(ValueError, match="must be built"):
+        unbuilt.resize({"a": dg.FieldResize.grow_by(1)})
