@@ -10,6 +10,7 @@ from dimgrow_tf.models.builders import build_model
 from dimgrow_tf.models.builders import build_search_model
 from dimgrow_tf.models.builders import uniform_fields
 from dimgrow_tf.models.search_result import SearchResult
+from dimgrow_tf.optimizers.lazy_adam import LazyAdam
 from dimgrow_tf.resize.field_resize import FieldResize
 from dimgrow_tf.resize.model_resize import apply_resize
 from dimgrow_tf.resize.optimizer_surgery import rebuild_optimizer
@@ -23,6 +24,7 @@ __all__ = [
     "FieldResize",
     "FixedFieldEmbedding",
     "GrowthRule",
+    "LazyAdam",
     "SearchResult",
     "WideDeep",
     "apply_resize",
