@@ -13,7 +13,7 @@ from dimgrow_tf.models.search_result import SearchResult
 from dimgrow_tf.optimizers.lazy_adam import LazyAdam
 from dimgrow_tf.resize.field_resize import FieldResize
 from dimgrow_tf.resize.model_resize import apply_resize
-from dimgrow_tf.resize.optimizer_surgery import rebuild_optimizer
+from dimgrow_tf.resize.optimizer_surgery import resize_optimizer_state
 
 __version__ = "0.1.0"
 
@@ -30,6 +30,6 @@ __all__ = [
     "apply_resize",
     "build_model",
     "build_search_model",
-    "rebuild_optimizer",
+    "resize_optimizer_state",
     "uniform_fields",
 ]

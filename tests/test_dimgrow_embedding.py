@@ -118,6 +118,11 @@ def test_grown_layer_round_trips_through_keras_file(tmp_path):
     loaded_emb = next(l for l in loaded.layers if isinstance(l, dg.DimGrowEmbedding))
     assert loaded_emb.dims == {"a": 3, "b": 1}
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-7)
+    saved_state = {v.path: v.numpy() for v in model.optimizer.variables}
+    loaded_state = {v.path: v.numpy() for v in loaded.optimizer.variables}
+    assert saved_state.keys() == loaded_state.keys()
+    for path, value in saved_state.items():
+        np.testing.assert_array_equal(loaded_state[path], value, err_msg=path)
 
 
 @pytest.mark.parametrize(

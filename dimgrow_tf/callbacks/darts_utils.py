@@ -4,7 +4,7 @@ import keras
 import tensorflow as tf
 
 from dimgrow_tf.resize.model_resize import strategy_scope
-from dimgrow_tf.resize.optimizer_surgery import rebuild_optimizer
+from dimgrow_tf.resize.optimizer_surgery import resize_optimizer_state
 
 
 class GateStep:
@@ -30,7 +30,7 @@ class GateStep:
 
     def resized(self, remaps):
         with strategy_scope(self.model):
-            self.optimizer = rebuild_optimizer(self.optimizer, self._gates(), remaps)
+            resize_optimizer_state(self.optimizer, remaps)
         self._fn = None
 
     def _trace(self):

@@ -19,8 +19,8 @@ class DimGrowCallback(keras.callbacks.Callback):
     applies `GrowthRule` (grow a field by one column when all its gates
     exceed `high`; drop collapsed columns when a gate falls below `low`).
     All changes of one check are applied in a single resize: variables are
-    swapped, the optimizer is rebuilt with its slots carried, and the train
-    function is retraced once. Retraces therefore happen at most once per
+    swapped, the optimizer's slots of those variables are swapped with their
+    values carried, and the train function is retraced once. Retraces therefore happen at most once per
     check; `check_every` bounds them.
 
     At each epoch end it writes `dim_<field>`, `total_dims` and

@@ -13,6 +13,7 @@ from dimgrow_tf.resize.field_resize import FieldResize
 from dimgrow_tf.resize.resize_utils import VariableRemap
 from dimgrow_tf.resize.resize_utils import remap_array
 from dimgrow_tf.resize.resize_utils import replace_tracked_variable
+from dimgrow_tf.resize.resize_utils import unlocked
 
 # Per field: variable kind -> (axis that holds the field's columns, trainable).
 _KINDS = {
@@ -311,11 +312,8 @@ class DimGrowEmbedding(keras.layers.Layer):
                 keras.ops.convert_to_numpy(old[kind]), axis, change.keep,
                 change.grow, fill,
             )
-        self._tracker.unlock()
-        try:
+        with unlocked(self):
             new = self._make_field_variables(field, change.new_width, values)
-        finally:
-            self._tracker.lock()
         remaps = []
         for kind, (axis, _) in _KINDS.items():
             replace_tracked_variable(self, old[kind], new[kind])

@@ -2,7 +2,7 @@
 
 import contextlib
 
-from dimgrow_tf.resize.optimizer_surgery import rebuild_optimizer
+from dimgrow_tf.resize.optimizer_surgery import resize_optimizer_state
 
 
 def apply_resize(model, layer, plan, initializer=None):
@@ -10,7 +10,8 @@ def apply_resize(model, layer, plan, initializer=None):
 
     Three things must happen together, or training silently keeps updating
     the old variables: the layer swaps its variables (`layer.resize`), the
-    optimizer is rebuilt carrying its slots (`rebuild_optimizer`), and the
+    optimizer swaps those variables' slots, carrying their values
+    (`resize_optimizer_state`), and the
     model's compiled train/test/predict functions are dropped so the next
     step retraces. This function does all three.
 
@@ -40,15 +41,13 @@ def apply_resize(model, layer, plan, initializer=None):
 
 
 def sync_model(model, remaps=()):
-    """Rebuilds `model.optimizer` over the current variables and resets the
-    compiled functions, so the next train step retraces."""
-    with strategy_scope(model):
-        optimizer = getattr(model, "optimizer", None)
-        if optimizer is not None:
-            model.optimizer = rebuild_optimizer(
-                optimizer, model.trainable_variables, remaps
-            )
+    """Moves `model.optimizer`'s state to the resized variables and resets
+    the compiled functions, so the next train step retraces."""
     reset_compiled_functions(model)
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is not None and remaps:
+        with strategy_scope(model):
+            resize_optimizer_state(optimizer, remaps)
 
 
 def reset_compiled_functions(model):

@@ -1,27 +1,31 @@
-"""Rebuilding a Keras optimizer after some of its variables were resized."""
+"""Carrying a Keras optimizer's state across variable resizes, in place."""
 
 import keras
-import numpy as np
+import tensorflow as tf
 
-from dimgrow_tf.resize.resize_utils import remap_array
+from dimgrow_tf.resize.resize_utils import replace_tracked_variable
+from dimgrow_tf.resize.resize_utils import unlocked
 
 _NOT_SLOTS = ("_trainable_variables",)
 
 
-def rebuild_optimizer(optimizer, variables, remaps=()):
-    """Returns a new optimizer over `variables` that carries `optimizer`'s state.
+def resize_optimizer_state(optimizer, remaps):
+    """Swaps resized variables and their slots inside a built optimizer.
 
-    The new optimizer is `optimizer.__class__.from_config(get_config())`,
-    built over `variables`. Its `iterations`, learning rate and any other
-    scalar state are copied. Every per-variable slot (Adam's moments, SGD's
-    momentum, Adagrad's accumulators, RMSprop's averages, EMA copies, ...)
-    is carried: for an unchanged variable exactly; for a resized one the
-    surviving slice exactly, fresh entries at zero, dropped entries gone.
-    A variable the old optimizer did not know starts with zero slots.
+    For every `VariableRemap(old, new, axis, keep, grow)` the optimizer
+    afterwards trains `new` in `old`'s place, and each per-variable slot
+    (Adam's moments, SGD's momentum, Adagrad's accumulators, RMSprop's
+    averages, EMA copies, ...) is replaced by a slot of the new shape that
+    holds the old slot's surviving entries exactly and zeros for the `grow`
+    fresh entries; dropped entries are gone. Everything else — the object
+    itself, `iterations`, the learning rate or its schedule, the slots of
+    unchanged variables — is untouched, so only the resized variables'
+    slots are reallocated (one at a time) and callbacks holding
+    `model.optimizer` stay valid. An unbuilt optimizer, or one that does
+    not train `old` (e.g. gates excluded from it), is left as is.
 
     Args:
-        optimizer: a built or unbuilt `keras.optimizers.Optimizer`.
-        variables: list of the trainable variables the new one must train.
+        optimizer: a `keras.optimizers.Optimizer`.
         remaps: iterable of `VariableRemap` from `DimGrowEmbedding.resize`.
 
     Raises:
@@ -34,66 +38,57 @@ def rebuild_optimizer(optimizer, variables, remaps=()):
             "LossScaleOptimizer (mixed_float16) is not supported by DimGrow "
             "resizing yet; use float32 or mixed_bfloat16."
         )
-    new = optimizer.__class__.from_config(optimizer.get_config())
     if not optimizer.built:
-        return new
-    new.build(list(variables))
-    old_vars = list(optimizer._trainable_variables)
-    old_index = {id(v): i for i, v in enumerate(old_vars)}
-    by_new = {id(r.new): r for r in remaps}
-    old_slot_lists = _slot_lists(optimizer, len(old_vars))
-    new_slot_lists = _slot_lists(new, len(variables))
-    slot_ids = set()
-    for attr, old_slots in old_slot_lists.items():
-        new_slots = new_slot_lists.get(attr)
-        if new_slots is None:
+        return
+    slot_lists = _slot_lists(optimizer)
+    for remap in remaps:
+        key = optimizer._var_key(remap.old)
+        index = optimizer._trainable_variables_indices.get(key)
+        if index is None:
             continue
-        slot_ids.update(id(s) for s in old_slots + new_slots if s is not None)
-        for j, var in enumerate(variables):
-            remap = by_new.get(id(var))
-            source = remap.old if remap is not None else var
-            i = old_index.get(id(source))
-            if i is None or old_slots[i] is None or new_slots[j] is None:
+        for attr, slots in slot_lists.items():
+            old_slot = slots[index]
+            if old_slot is None:
                 continue
-            value = keras.ops.convert_to_numpy(old_slots[i])
-            if tuple(value.shape) != tuple(source.shape):
+            if tuple(old_slot.shape) != tuple(remap.old.shape):
                 raise NotImplementedError(
                     f"{type(optimizer).__name__} keeps slot {attr!r} in a shape "
-                    f"{tuple(value.shape)} unlike its variable "
-                    f"{tuple(source.shape)}; it cannot be carried across a "
-                    "resize. Use Adam, AdamW, SGD, Adagrad, RMSprop or similar."
+                    f"{tuple(old_slot.shape)} unlike its variable "
+                    f"{tuple(remap.old.shape)}; it cannot be carried across a "
+                    "resize. Use Adam, AdamW, LazyAdam, SGD, Adagrad or RMSprop."
                 )
-            if remap is not None:
-                value = remap_array(value, remap.axis, remap.keep, remap.grow)
-            new_slots[j].assign(value)
-    _copy_scalar_state(optimizer, new, slot_ids)
-    return new
+            slots[index] = _resized_slot(optimizer, old_slot, remap)
+        optimizer._trainable_variables[index] = remap.new
+        del optimizer._trainable_variables_indices[key]
+        optimizer._trainable_variables_indices[optimizer._var_key(remap.new)] = index
 
 
-def _slot_lists(optimizer, n):
+def _resized_slot(optimizer, old_slot, remap):
+    value = tf.gather(old_slot.value, list(remap.keep), axis=remap.axis)
+    if remap.grow:
+        shape = list(remap.old.shape)
+        shape[remap.axis] = remap.grow
+        value = tf.concat([value, tf.zeros(shape, value.dtype)], axis=remap.axis)
+    prefix = remap.old.path.replace("/", "_") + "_"
+    name = old_slot.name
+    name = name[len(prefix):] if name.startswith(prefix) else name
+    with unlocked(optimizer):
+        new_slot = optimizer.add_variable_from_reference(
+            remap.new, name=name, initializer=lambda shape, dtype=None: value
+        )
+    replace_tracked_variable(optimizer, old_slot, new_slot)
+    return new_slot
+
+
+def _slot_lists(optimizer):
+    n = len(optimizer._trainable_variables)
     lists = {}
     for attr, value in vars(optimizer).items():
-        if attr in _NOT_SLOTS or not isinstance(value, (list, tuple)):
+        if attr in _NOT_SLOTS or not isinstance(value, list) or n == 0:
             continue
-        if len(value) != n or n == 0:
+        if len(value) != n:
             continue
         items = [v for v in value if v is not None]
         if items and all(isinstance(v, keras.Variable) for v in items):
-            lists[attr] = list(value)
+            lists[attr] = value
     return lists
-
-
-def _copy_scalar_state(old, new, slot_ids):
-    new_by_path = {}
-    for v in new.variables:
-        if id(v) not in slot_ids:
-            new_by_path.setdefault(v.path, v)
-    for v in old.variables:
-        if id(v) in slot_ids:
-            continue
-        target = new_by_path.get(v.path)
-        if target is None:
-            continue
-        value = keras.ops.convert_to_numpy(v)
-        if tuple(np.shape(value)) == tuple(target.shape):
-            target.assign(value)

@@ -1,6 +1,7 @@
 """Array and variable-tracking helpers for resizing Keras variables."""
 
 import collections
+import contextlib
 
 import numpy as np
 
@@ -70,3 +71,16 @@ def _index_by_identity(items, target):
         if item is target:
             return i
     raise ValueError(f"{target!r} not found.")
+
+
+@contextlib.contextmanager
+def unlocked(obj):
+    """Unlocks `obj`'s Keras tracker for new state, restoring its lock state."""
+    tracker = obj._tracker
+    was_locked = tracker.locked
+    tracker.unlock()
+    try:
+        yield
+    finally:
+        if was_locked:
+            tracker.lock()
