@@ -1,0 +1,116 @@
+"""The compact inference model that an export serves."""
+
+import dataclasses
+import warnings
+
+import keras
+import numpy as np
+
+from dimgrow_tf.export.fold_utils import find_embedding_layer
+from dimgrow_tf.export.fold_utils import fold_embedding
+from dimgrow_tf.layers.fixed_field_embedding import FixedFieldEmbedding
+
+
+def compact_model(model, prune_gates=False):
+    """Freezes a searched or retrained model into a compact inference model.
+
+    The model's `DimGrowEmbedding` (searched model) or `FixedFieldEmbedding`
+    (retrained model) is replaced by a `FixedFieldEmbedding` with a bias:
+
+    - searched model: the gates and the moving means are folded into the
+      weights (the layer's deterministic inference form
+      `x* = g * x + (1 - g) * mu`), so the result predicts what the searched
+      model predicts with `training=False`, up to float rounding;
+    - fields at width 0 are dropped, and so are their inputs: the compact
+      model takes one `int32` input per kept field;
+    - tables keep their final widths; each gains one row at index
+      `vocab_size`, the out-of-vocabulary bucket. Its value is the field's
+      moving mean `mu` for a searched model (the value a fully closed gate
+      substitutes: the field then carries no information) and the mean of
+      the table's rows for a retrained model.
+
+    The layers after the embedding are cloned with their weights (or, when
+    a layer cannot be cloned from its config, shared) and the result holds
+    no gate logits, moving means, shuffle seeds or optimizer state.
+
+    Args:
+        model: a functional Keras model with one top-level
+            `DimGrowEmbedding` or `FixedFieldEmbedding` whose output feeds
+            the rest of the model (as built by `build_search_model` or
+            `build_model`) and one probability output.
+        prune_gates: bool. Searched models only: also drop the columns
+            whose gate is <= 0.5, folding their moving mean into the bias.
+            This matches the `SearchResult` final dims but is approximate
+            (the dropped columns' variation is lost). Defaults to `False`.
+
+    Returns:
+        A `keras.Model` taking `{kept field: int32 ids (batch,)}` with ids
+        in `[0, vocab_size]` (`vocab_size` = OOV) and returning the
+        probability `(batch, 1)`.
+
+    Example:
+
+    ```python
+    model, emb = dimgrow_tf.build_search_model(fields)
+    model.fit(train_ds, callbacks=[dimgrow_tf.DimGrowCallback(emb)])
+    small = dimgrow_tf.export.compact_model(model)
+    small.predict(features)   # == model.predict(features), dropped fields
+                              # need not be passed
+    ```
+    """
+    return build_compact(model, prune_gates)[0]
+
+
+def build_compact(model, prune_gates=False):
+    """`(compact keras.Model, FoldedEmbedding)`; see `compact_model`."""
+    layer = find_embedding_layer(model)
+    folded = fold_embedding(layer, prune_gates)
+    head = _clone_head(model, layer)
+    fields = [
+        dataclasses.replace(f, vocab_size=f.vocab_size + 1, max_dim=None)
+        for f in folded.fields
+    ]
+    embedding = FixedFieldEmbedding(
+        fields,
+        output_dim=folded.output_dim,
+        use_bias=folded.bias is not None,
+        name="folded_embedding",
+    )
+    embedding.build()
+    for f in fields:
+        embedding.embeddings[f.name].embeddings.assign(folded.tables[f.name])
+    embedding.projection.kernel.assign(folded.kernel)
+    if folded.bias is not None:
+        embedding.projection.bias.assign(folded.bias)
+    inputs = {
+        f.name: keras.Input(shape=(), dtype="int32", name=f.name) for f in fields
+    }
+    outputs = head(embedding(inputs))
+    compact = keras.Model(inputs, outputs, name=f"{model.name}_compact")
+    return compact, folded
+
+
+def _clone_head(model, layer):
+    if len(model.outputs) != 1:
+        raise ValueError(
+            f"Export needs a model with one probability output; model "
+            f"{model.name!r} has {len(model.outputs)} outputs."
+        )
+    try:
+        head = keras.Model(layer.output, model.outputs[0], name="head")
+    except (ValueError, AttributeError, RuntimeError) as err:
+        raise ValueError(
+            f"Cannot split model {model.name!r} after layer {layer.name!r}: "
+            "export needs the embedding output to be the only path from the "
+            f"inputs to the output, with the layer called once. ({err})"
+        ) from err
+    try:
+        clone = keras.models.clone_model(head)
+    except (TypeError, ValueError, NotImplementedError) as err:
+        warnings.warn(
+            f"Layers after {layer.name!r} could not be cloned from their "
+            f"config ({err}); the compact model shares them with {model.name!r}."
+        )
+        return head
+    clone.set_weights([np.asarray(w) for w in head.get_weights()])
+    return clone

@@ -1,0 +1,218 @@
+"""Loads each export in a fresh process and answers the requests that the
+REST and gRPC clients build, as TF Serving would; compares with eager."""
+
+import base64
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from tensorflow_serving.apis import classification_pb2
+from tensorflow_serving.apis import predict_pb2
+from tensorflow_serving.apis import regression_pb2
+
+import dimgrow_tf as dg
+from dimgrow_tf.export import export_saved_model
+from dimgrow_tf.export.compact_model import build_compact
+from serving import GrpcClient
+from serving import RestClient
+from serving import load_schema
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+VOCAB_A = [f"city_{i}" for i in range(12)]
+FIELDS = [dg.FieldConfig("a", 12, dim=3), dg.FieldConfig("b", 7, dim=0),
+          dg.FieldConfig("c", 6, dim=2)]
+ROWS = 16
+
+
+def _data(n, seed):
+    rng = np.random.default_rng(seed)
+    x = {f.name: rng.integers(0, f.vocab_size, n).astype("int32") for f in FIELDS}
+    return x, rng.integers(0, 2, n).astype("float32")
+
+
+def _searched_model():
+    keras.utils.set_random_seed(3)
+    model, emb = dg.build_search_model(FIELDS, output_dim=8, seed=1)
+    x, y = _data(512, 0)
+    model.fit(x, y, batch_size=64, epochs=2, verbose=0)
+    rng = np.random.default_rng(5)
+    for f in FIELDS[::2]:
+        v = emb.field_variables(f.name)
+        v["embeddings"].assign(rng.normal(0, 1.0, v["embeddings"].shape).astype("float32"))
+        v["gate_logits"].assign(rng.normal(0, 0.4, v["gate_logits"].shape).astype("float32"))
+    return model
+
+
+def _fixed_model():
+    keras.utils.set_random_seed(4)
+    model = dg.build_model(FIELDS, backbone="mlp", output_dim=8)
+    x, y = _data(256, 1)
+    model.fit(x, y, epochs=1, verbose=0)
+    return model
+
+
+def _eager(model, ids):
+    return keras.ops.convert_to_numpy(model(ids, training=False)).reshape(-1)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    base = tmp_path_factory.mktemp("exports")
+    searched, fixed = _searched_model(), _fixed_model()
+    x, _ = _data(ROWS, 7)
+    kept = {n: x[n] for n in ("a", "c")}
+    oov = {"a": np.array([12, -1, 3]), "c": np.array([2, 6, -5])}
+    cases = {}
+    for name, model, vocab in (("searched", searched, {"a": VOCAB_A}),
+                               ("fixed", fixed, None)):
+        path = export_saved_model(model, str(base), model_name=name, vocabularies=vocab)
+        compact = build_compact(model)[0]
+        to_raw = (lambda ids: [VOCAB_A[i] if 0 <= i < 12 else "unseen" for i in ids]) \
+            if vocab else (lambda ids: [int(i) for i in ids])
+        rows = {"a": to_raw(kept["a"]), "c": [int(i) for i in kept["c"]]}
+        oov_rows = {"a": to_raw(oov["a"]), "c": [int(i) for i in oov["c"]]}
+        cases[name] = {
+            "path": path,
+            "rows": rows,
+            "oov_rows": oov_rows,
+            "model": _eager(model, x),
+            "compact": _eager(compact, kept),
+            "compact_oov": _eager(compact, {"a": np.where((oov["a"] < 0) | (oov["a"] >= 12), 12, oov["a"]),
+                                            "c": np.where((oov["c"] < 0) | (oov["c"] >= 6), 6, oov["c"])}),
+            "warmup_compact": compact,
+        }
+    job = {"exports": []}
+    for name, case in cases.items():
+        schema = load_schema(case["path"])
+        rest = RestClient(model_name=name, schema=schema)
+        grpc = GrpcClient(model_name=name, schema=schema)
+        row_list = [dict(a=a, c=c) for a, c in zip(case["rows"]["a"], case["rows"]["c"])]
+        bad_shape = grpc.predict_request(case["rows"])
+        bad_shape.inputs["c"].CopyFrom(tf.make_tensor_proto(
+            np.array(case["rows"]["c"], "int64")[:, None]))
+        bad_dtype = grpc.predict_request(case["rows"])
+        bad_dtype.inputs["c"].CopyFrom(tf.make_tensor_proto(
+            np.array(case["rows"]["c"], "int32")))
+        bad_json = rest.predict_body(case["rows"], columnar=True)
+        bad_json["inputs"]["c"] = [float(v) + 0.5 for v in bad_json["inputs"]["c"]]
+        requests = {
+            "predict": grpc.predict_request(case["rows"]),
+            "examples": grpc.examples_predict_request(case["rows"]),
+            "classify": grpc.classify_request(case["rows"]),
+            "regress": grpc.regress_request(case["rows"]),
+            "oov": GrpcClient(model_name=name).predict_request(case["oov_rows"]),
+            "bad_shape": bad_shape,
+            "bad_dtype": bad_dtype,
+        }
+        methods = {"classify": "Classify", "regress": "Regress"}
+        job["exports"].append({
+            "export_dir": case["path"],
+            "warmup": True,
+            "rest": {
+                "row": ["predict", rest.predict_body(row_list)],
+                "columnar": ["predict", rest.predict_body(case["rows"], columnar=True)],
+                "examples": ["predict", rest.examples_predict_body(case["rows"])],
+                "classify": ["classify", rest.examples_body(case["rows"], "classify")],
+                "regress": ["regress", rest.examples_body(case["rows"], "regress")],
+                "oov": ["predict", RestClient().predict_body(case["oov_rows"])],
+                "bad_json": ["predict", bad_json],
+                "classify_on_default": ["classify", rest.examples_body(case["rows"], None)],
+            },
+            "grpc": {
+                k: [methods.get(k, "Predict"), base64.b64encode(r.SerializeToString()).decode()]
+                for k, r in requests.items()
+            },
+        })
+    job_path, out_path = base / "job.json", base / "out.json"
+    job_path.write_text(json.dumps(job))
+    proc = subprocess.run(
+        [sys.executable, "-m", "serving.local_server", str(job_path), str(out_path)],
+        cwd=ROOT, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+        capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    answers = json.loads(out_path.read_text())
+    return {name: (case, answers[case["path"]]) for name, case in cases.items()}
+
+
+def _decode(kind, answer):
+    assert not isinstance(answer, dict), answer
+    return kind.FromString(base64.b64decode(answer))
+
+
+@pytest.mark.parametrize("name", ["searched", "fixed"])
+def test_rest_bodies_answer_eager_predictions(served, name):
+    case, answers = served[name]
+    expected = case["compact"]
+    rest = answers["rest"]
+    np.testing.assert_allclose(rest["row"]["predictions"], expected, atol=1e-6)
+    np.testing.assert_allclose(rest["columnar"]["outputs"], expected, atol=1e-6)
+    np.testing.assert_allclose(rest["examples"]["predictions"], expected, atol=1e-6)
+    np.testing.assert_allclose(rest["regress"]["result"], expected, atol=1e-6)
+    classes = rest["classify"]["result"]
+    assert [[c[0] for c in row] for row in classes] == [["0", "1"]] * ROWS
+    np.testing.assert_allclose([row[1][1] for row in classes], expected, atol=1e-6)
+    np.testing.assert_allclose([row[0][1] for row in classes], 1 - expected, atol=1e-6)
+    np.testing.assert_allclose(rest["oov"]["predictions"], case["compact_oov"], atol=1e-6)
+    assert "not of expected type: int64" in rest["bad_json"]["error"]
+    assert "method_name" in rest["classify_on_default"]["error"]
+
+
+@pytest.mark.parametrize("name", ["searched", "fixed"])
+def test_grpc_requests_answer_eager_predictions(served, name):
+    case, answers = served[name]
+    expected, grpc = case["compact"], answers["grpc"]
+    reply = _decode(predict_pb2.PredictResponse, grpc["predict"])
+    assert reply.model_spec.name == name and reply.model_spec.version.value == 1
+    np.testing.assert_allclose(tf.make_ndarray(reply.outputs["probability"]), expected, atol=1e-6)
+    reply = _decode(predict_pb2.PredictResponse, grpc["examples"])
+    np.testing.assert_allclose(tf.make_ndarray(reply.outputs["probability"]), expected, atol=1e-6)
+    reply = _decode(classification_pb2.ClassificationResponse, grpc["classify"])
+    scores = [[c.score for c in row.classes] for row in reply.result.classifications]
+    np.testing.assert_allclose(np.array(scores)[:, 1], expected, atol=1e-6)
+    reply = _decode(regression_pb2.RegressionResponse, grpc["regress"])
+    np.testing.assert_allclose([r.value for r in reply.result.regressions], expected, atol=1e-6)
+    reply = _decode(predict_pb2.PredictResponse, grpc["oov"])
+    np.testing.assert_allclose(
+        tf.make_ndarray(reply.outputs["probability"]), case["compact_oov"], atol=1e-6)
+    assert "Shape of tensor c [16,1] is not compatible" in grpc["bad_shape"]["error"]
+    assert "to be int64 but int32 is provided" in grpc["bad_dtype"]["error"]
+
+
+def test_exports_match_source_models(served):
+    case, _ = served["fixed"]
+    np.testing.assert_allclose(case["compact"], case["model"], atol=1e-6)
+    case, _ = served["searched"]
+    np.testing.assert_allclose(case["compact"], case["model"], atol=1e-5)
+    assert np.ptp(case["model"]) > 0.05
+
+
+@pytest.mark.parametrize("name", ["searched", "fixed"])
+def test_warmup_records_replay(served, name):
+    case, answers = served[name]
+    replies = answers["warmup"]
+    assert sorted(m for m, _, _ in replies) == ["Classify"] * 2 + ["Predict"] * 4 + ["Regress"] * 2
+    schema = load_schema(case["path"])
+    for method, request, reply in replies:
+        if method != "Predict":
+            continue
+        request = predict_pb2.PredictRequest.FromString(base64.b64decode(request))
+        reply = predict_pb2.PredictResponse.FromString(base64.b64decode(reply))
+        assert request.model_spec.name == name
+        if request.model_spec.signature_name != "serving_default":
+            continue
+        ids = {}
+        for field, kind in schema.items():
+            values = tf.make_ndarray(request.inputs[field])
+            ids[field] = np.array(
+                [VOCAB_A.index(v.decode()) for v in values] if kind == "string" else values,
+                "int32")
+        np.testing.assert_allclose(
+            tf.make_ndarray(reply.outputs["probability"]),
+            _eager(case["warmup_compact"], ids), atol=1e-6)
