@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import dimgrow_tf as dg
-from dimgrow_tf.resize.resize_utils import remap_array
+from dimgrow_tf.resize.resize_utils import remap_tensor
 
 
 def test_field_resize_validation():
@@ -17,12 +18,14 @@ def test_field_resize_validation():
         dg.FieldResize((0,), grow=-1)
 
 
-def test_remap_array_golden():
-    value = np.arange(6).reshape(2, 3)
-    np.testing.assert_array_equal(remap_array(value, 1, (2, 0), 1), [[2, 0, 0], [5, 3, 0]])
+def test_remap_tensor_golden():
+    value = np.arange(6, dtype="float32").reshape(2, 3)
+    np.testing.assert_array_equal(remap_tensor(value, 1, (2, 0), 1), [[2, 0, 0], [5, 3, 0]])
     np.testing.assert_array_equal(
-        remap_array(value, 0, (1,), 1, fill=np.full((1, 3), 9)), [[3, 4, 5], [9, 9, 9]]
+        remap_tensor(value, 0, (1,), 1, fill=tf.fill((1, 3), 9.0)), [[3, 4, 5], [9, 9, 9]]
     )
+    with pytest.raises(ValueError, match="expected"):
+        remap_tensor(value, 0, (1,), 1, fill=tf.zeros((2, 3)))
 
 
 def _layer():

@@ -11,7 +11,7 @@ from dimgrow_tf.layers.input_utils import check_id_range
 from dimgrow_tf.layers.input_utils import split_field_inputs
 from dimgrow_tf.resize.field_resize import FieldResize
 from dimgrow_tf.resize.resize_utils import VariableRemap
-from dimgrow_tf.resize.resize_utils import remap_array
+from dimgrow_tf.resize.resize_utils import remap_tensor
 from dimgrow_tf.resize.resize_utils import replace_tracked_variable
 from dimgrow_tf.resize.resize_utils import unlocked
 
@@ -307,9 +307,9 @@ class DimGrowEmbedding(keras.layers.Layer):
         for kind, (axis, _) in _KINDS.items():
             fill = None
             if kind in fresh and change.grow:
-                fill = keras.ops.convert_to_numpy(init(fresh[kind]))
-            values[kind] = remap_array(
-                keras.ops.convert_to_numpy(old[kind]), axis, change.keep,
+                fill = keras.ops.convert_to_tensor(init(fresh[kind]))
+            values[kind] = remap_tensor(
+                old[kind].value, axis, change.keep,
                 change.grow, fill,
             )
         with unlocked(self):
@@ -374,9 +374,7 @@ class DimGrowEmbedding(keras.layers.Layer):
 
 
 def _constant(value):
-    value = np.asarray(value)
-
     def initializer(shape, dtype=None):
-        return keras.ops.convert_to_tensor(value.reshape(shape), dtype=dtype)
+        return keras.ops.cast(value, dtype or value.dtype)
 
     return initializer

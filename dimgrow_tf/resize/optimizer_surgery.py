@@ -1,8 +1,8 @@
 """Carrying a Keras optimizer's state across variable resizes, in place."""
 
 import keras
-import tensorflow as tf
 
+from dimgrow_tf.resize.resize_utils import remap_tensor
 from dimgrow_tf.resize.resize_utils import replace_tracked_variable
 from dimgrow_tf.resize.resize_utils import unlocked
 
@@ -64,11 +64,7 @@ def resize_optimizer_state(optimizer, remaps):
 
 
 def _resized_slot(optimizer, old_slot, remap):
-    value = tf.gather(old_slot.value, list(remap.keep), axis=remap.axis)
-    if remap.grow:
-        shape = list(remap.old.shape)
-        shape[remap.axis] = remap.grow
-        value = tf.concat([value, tf.zeros(shape, value.dtype)], axis=remap.axis)
+    value = remap_tensor(old_slot.value, remap.axis, remap.keep, remap.grow)
     prefix = remap.old.path.replace("/", "_") + "_"
     name = old_slot.name
     name = name[len(prefix):] if name.startswith(prefix) else name

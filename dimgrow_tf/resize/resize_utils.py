@@ -3,7 +3,7 @@
 import collections
 import contextlib
 
-import numpy as np
+import tensorflow as tf
 
 VariableRemap = collections.namedtuple(
     "VariableRemap", ["old", "new", "axis", "keep", "grow"]
@@ -14,30 +14,31 @@ VariableRemap.__doc__ = (
 )
 
 
-def remap_array(value, axis, keep, grow, fill=None):
-    """Gathers `keep` along `axis` and appends `grow` entries.
+def remap_tensor(value, axis, keep, grow, fill=None):
+    """Gathers `keep` along `axis` and appends `grow` entries, in TF ops.
+
+    Working on tensors (not NumPy copies) keeps the transient memory of a
+    resize at one extra copy of the variable being replaced.
 
     Args:
-        value: np.ndarray. The old values.
+        value: tensor or variable. The old values.
         axis: int. The axis that changes size.
         keep: sequence of int. Old indices kept, in new order.
         grow: int. Entries appended after the kept ones.
-        fill: np.ndarray or None. Values of the appended entries (shape of
+        fill: tensor or None. Values of the appended entries (shape of
             `value` with `grow` along `axis`); zeros when `None`.
     """
-    value = np.asarray(value)
-    kept = np.take(value, np.asarray(keep, dtype=np.int64), axis=axis)
+    value = tf.convert_to_tensor(value)
+    kept = tf.gather(value, tf.constant(list(keep), tf.int64), axis=axis)
     if grow == 0:
         return kept
-    shape = list(value.shape)
+    shape = value.shape.as_list()
     shape[axis] = grow
     if fill is None:
-        fill = np.zeros(shape, dtype=value.dtype)
-    elif tuple(fill.shape) != tuple(shape):
-        raise ValueError(
-            f"Fill values have shape {tuple(fill.shape)}; expected {tuple(shape)}."
-        )
-    return np.concatenate([kept, fill.astype(value.dtype)], axis=axis)
+        fill = tf.zeros(shape, value.dtype)
+    elif fill.shape.as_list() != shape:
+        raise ValueError(f"Fill values have shape {fill.shape}; expected {shape}.")
+    return tf.concat([kept, tf.cast(fill, value.dtype)], axis=axis)
 
 
 def replace_tracked_variable(layer, old, new):
