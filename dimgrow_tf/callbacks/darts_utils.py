@@ -4,7 +4,6 @@ import keras
 import tensorflow as tf
 
 from dimgrow_tf.resize.model_resize import strategy_scope
-from dimgrow_tf.resize.optimizer_surgery import resize_optimizer_state
 
 
 class GateStep:
@@ -12,8 +11,8 @@ class GateStep:
 
     The loss is the model's compiled loss plus its layer losses (the gate
     regulariser), computed in training mode; only the gate logits move.
-    After a resize, `resized(remaps)` rebuilds the gate optimizer (slots
-    carried) and the traced step.
+    After a resize (whose `apply_resize` carried the gate optimizer's
+    slots), `reset()` drops the traced step.
     """
 
     def __init__(self, model, layer, data, optimizer=None):
@@ -28,9 +27,7 @@ class GateStep:
         return [self.layer.field_variables(f.name)["gate_logits"]
                 for f in self.layer.fields if f.dim > 0]
 
-    def resized(self, remaps):
-        with strategy_scope(self.model):
-            resize_optimizer_state(self.optimizer, remaps)
+    def reset(self):
         self._fn = None
 
     def _trace(self):

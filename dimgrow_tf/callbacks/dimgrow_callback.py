@@ -159,11 +159,13 @@ class DimGrowCallback(keras.callbacks.Callback):
         if not plan:
             return plan
         before = self.layer.dims
-        remaps = apply_resize(
-            self.model, self.layer, plan, initializer=self.grow_initializer
+        extra = [self._gate_step.optimizer] if self._gate_step is not None else []
+        apply_resize(
+            self.model, self.layer, plan, initializer=self.grow_initializer,
+            extra_optimizers=extra,
         )
         if self._gate_step is not None:
-            self._gate_step.resized(remaps)
+            self._gate_step.reset()
         for name in (f.name for f in self.layer.fields if f.name in plan):
             change = plan[name]
             dropped = [k for k in range(before[name]) if k not in change.keep]

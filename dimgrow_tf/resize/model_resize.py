@@ -1,19 +1,23 @@
 """Resizing a layer inside a compiled model, without stale state."""
 
 import contextlib
+import gc
 
 from dimgrow_tf.resize.optimizer_surgery import resize_optimizer_state
 
 
-def apply_resize(model, layer, plan, initializer=None):
+def apply_resize(model, layer, plan, initializer=None, extra_optimizers=()):
     """Resizes `layer` inside `model` and makes training use the new variables.
 
     Three things must happen together, or training silently keeps updating
     the old variables: the layer swaps its variables (`layer.resize`), the
     optimizer swaps those variables' slots, carrying their values
-    (`resize_optimizer_state`), and the
-    model's compiled train/test/predict functions are dropped so the next
-    step retraces. This function does all three.
+    (`resize_optimizer_state`), and the model's compiled
+    train/test/predict functions are dropped so the next step retraces.
+    This function does all three, one field at a time, after dropping the
+    traced functions, so that each old table and its slots can be freed
+    before the next field is resized: the transient memory of a resize is
+    about one field's variables, not the whole model's.
 
     Args:
         model: the compiled `keras.Model` holding `layer`.
@@ -21,10 +25,11 @@ def apply_resize(model, layer, plan, initializer=None):
         plan: dict `{field name: FieldResize}`.
         initializer: initializer of fresh columns; `None` for the layer's
             default `RandomNormal(stddev=0.01)`.
+        extra_optimizers: more optimizers whose state must follow (e.g. a
+            DARTS gate optimizer). Defaults to `()`.
 
     Returns:
-        The list of `VariableRemap`s the resize made (empty if nothing
-        changed).
+        dict `{field name: (old width, new width)}` of the fields changed.
 
     Example:
 
@@ -33,11 +38,21 @@ def apply_resize(model, layer, plan, initializer=None):
     model.fit(...)   # trains the grown table, with Adam's moments carried
     ```
     """
+    reset_compiled_functions(model)
+    gc.collect()
+    optimizers = [getattr(model, "optimizer", None), *extra_optimizers]
+    changed = {}
     with strategy_scope(model):
-        remaps = layer.resize(plan, initializer=initializer)
-        if remaps:
-            sync_model(model, remaps)
-    return remaps
+        for name, change in plan.items():
+            before = layer.dims.get(name)
+            remaps = layer.resize({name: change}, initializer=initializer)
+            for optimizer in optimizers:
+                if optimizer is not None and remaps:
+                    resize_optimizer_state(optimizer, remaps)
+            if remaps:
+                changed[name] = (before, change.new_width)
+            del remaps
+    return changed
 
 
 def sync_model(model, remaps=()):
