@@ -96,14 +96,18 @@ def _clone_head(model, layer):
             f"Export needs a model with one probability output; model "
             f"{model.name!r} has {len(model.outputs)} outputs."
         )
+    message = (
+        f"Cannot split model {model.name!r} after layer {layer.name!r}: "
+        "export needs the embedding output to be the only path from the "
+        "inputs to the output, with the layer called once."
+    )
     try:
-        head = keras.Model(layer.output, model.outputs[0], name="head")
-    except (ValueError, AttributeError, RuntimeError) as err:
-        raise ValueError(
-            f"Cannot split model {model.name!r} after layer {layer.name!r}: "
-            "export needs the embedding output to be the only path from the "
-            f"inputs to the output, with the layer called once. ({err})"
-        ) from err
+        source = layer.output
+        if not _depends_only_on(model.outputs[0], source):
+            raise ValueError(message)
+        head = keras.Model(source, model.outputs[0], name="head")
+    except (AttributeError, RuntimeError) as err:
+        raise ValueError(f"{message} ({err})") from err
     try:
         clone = keras.models.clone_model(head)
     except (TypeError, ValueError, NotImplementedError) as err:
@@ -114,3 +118,19 @@ def _clone_head(model, layer):
         return head
     clone.set_weights([np.asarray(w) for w in head.get_weights()])
     return clone
+
+
+def _depends_only_on(output, source):
+    """Whether every path from the model inputs to `output` passes `source`."""
+    stack, seen = [output], set()
+    while stack:
+        tensor = stack.pop()
+        if tensor is source or id(tensor) in seen:
+            continue
+        seen.add(id(tensor))
+        operation, node_index, _ = tensor._keras_history
+        inputs = operation._inbound_nodes[node_index].input_tensors
+        if not inputs:
+            return False
+        stack.extend(inputs)
+    return True
