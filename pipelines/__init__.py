@@ -1,0 +1,1 @@
+"""TFX pipeline running a DimGrow search, retrain and push."""

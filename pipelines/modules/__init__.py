@@ -1,0 +1,1 @@
+"""TFX module files (each directory is packaged as one user-code wheel)."""

@@ -1,0 +1,315 @@
+"""TFX module file: `preprocessing_fn` (Transform) and `run_fn` (Trainer).
+
+Every CSV column except `label` is a categorical field. Transform maps each
+field's raw values (strings or integers) to dense ids with a vocabulary
+computed on the train split, plus one out-of-vocabulary bucket. `run_fn`
+runs a DimGrow search on the transformed ids, retrains a fixed-width model
+at the searched dims and writes the serving export, whose tf.Example
+signature parses *raw* examples and applies the Transform graph itself.
+
+The search result (final dims, gates, resize history) is a Trainer output:
+`SEARCH_RESULT_FILE` in the `model_run` artifact and in the serving model's
+`assets.extra/` (so it is pushed together with the model it describes).
+"""
+
+import dataclasses
+import json
+import os
+from typing import Any, Dict, Optional
+
+import keras
+import tensorflow as tf
+import tensorflow_transform as tft
+from tfx import v1 as tfx
+from tfx_bsl.public import tfxio
+
+import dimgrow_tf as dg
+from dimgrow_tf.export import compact_model
+
+LABEL_KEY = "label"
+NUM_OOV_BUCKETS = 1
+SEARCH_RESULT_FILE = "dimgrow_search_result.json"
+SERVING_SIGNATURE = "examples"
+PROBABILITY = "probability"
+
+
+@dataclasses.dataclass(frozen=True)
+class Hyperparameters:
+    """The Trainer's `custom_config`, typed.
+
+    Args:
+        alpha: float. Gate regulariser strength. Defaults to `0.02`.
+        max_dim: int. Width cap of every field. Defaults to `16`.
+        epochs: int. Maximum search epochs. Defaults to `10`.
+        retrain_epochs: int or None. Maximum retrain epochs; `None` uses
+            `epochs`. Defaults to `None`.
+        patience: int. Early-stopping patience on `val_auc`. Defaults to `2`.
+        batch_size: int. Defaults to `256`.
+        eval_batch_size: int. Defaults to `4096`.
+        learning_rate: float. Adam learning rate. Defaults to `1e-3`.
+        output_dim: int. Projection width. Defaults to `64`.
+        backbone: str. `"wide_deep"` or `"mlp"`. Defaults to `"wide_deep"`.
+        regularizer: str. Gate regulariser. Defaults to `"reference"`.
+        check_every: int. Steps between growth checks. Defaults to `50`.
+        low: float. Shrink threshold. Defaults to `0.01`.
+        high: float. Grow threshold. Defaults to `0.6`.
+        budget: int. Cap on the total width. Defaults to `1000`.
+        window: int. Consecutive checks a condition must hold. Defaults
+            to `1`.
+        seed: int. Defaults to `0`.
+    """
+
+    alpha: float = 0.02
+    max_dim: int = 16
+    epochs: int = 10
+    retrain_epochs: Optional[int] = None
+    patience: int = 2
+    batch_size: int = 256
+    eval_batch_size: int = 4096
+    learning_rate: float = 1e-3
+    output_dim: int = 64
+    backbone: str = "wide_deep"
+    regularizer: str = "reference"
+    check_every: int = 50
+    low: float = 0.01
+    high: float = 0.6
+    budget: int = 1000
+    window: int = 1
+    seed: int = 0
+
+    @classmethod
+    def from_custom_config(
+        cls, config: Optional[Dict[str, Any]]
+    ) -> "Hyperparameters":
+        """Builds from a `custom_config` dict; unknown keys raise."""
+        config = dict(config or {})
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(config) - known)
+        if unknown:
+            raise ValueError(
+                f"Unknown DimGrow hyperparameter(s) {unknown}; "
+                f"known: {sorted(known)}."
+            )
+        return cls(**config)
+
+
+def _dense_column(x):
+    """`(batch,)` values of a raw column (missing values -> "" or -1)."""
+    if isinstance(x, tf.SparseTensor):
+        default = "" if x.dtype == tf.string else tf.cast(-1, x.dtype)
+        x = tf.sparse.to_dense(
+            tf.SparseTensor(x.indices, x.values, [x.dense_shape[0], 1]),
+            default_value=default,
+        )
+    return tf.reshape(x, [-1])
+
+
+def preprocessing_fn(inputs):
+    """Maps each categorical column to ids `[0, vocab + NUM_OOV_BUCKETS)`."""
+    outputs = {
+        LABEL_KEY: tf.cast(_dense_column(inputs[LABEL_KEY]), tf.float32)
+    }
+    for name in sorted(inputs):
+        if name == LABEL_KEY:
+            continue
+        outputs[name] = tft.compute_and_apply_vocabulary(
+            _dense_column(inputs[name]),
+            num_oov_buckets=NUM_OOV_BUCKETS,
+            vocab_filename=name,
+        )
+    return outputs
+
+
+def field_configs(tf_transform_output):
+    """One width-1 `FieldConfig` per transformed categorical feature."""
+    names = sorted(tf_transform_output.transformed_feature_spec())
+    return [
+        dg.FieldConfig(
+            name,
+            tf_transform_output.vocabulary_size_by_name(name) + NUM_OOV_BUCKETS,
+        )
+        for name in names
+        if name != LABEL_KEY
+    ]
+
+
+def _input_fn(file_pattern, data_accessor, tf_transform_output, batch_size,
+              shuffle, seed):
+    dataset = data_accessor.tf_dataset_factory(
+        file_pattern,
+        tfxio.TensorFlowDatasetOptions(
+            batch_size=batch_size,
+            num_epochs=1,
+            shuffle=shuffle,
+            shuffle_seed=seed,
+            label_key=LABEL_KEY,
+        ),
+        tf_transform_output.transformed_metadata.schema,
+    )
+
+    def to_model_inputs(features, label):
+        ids = {k: tf.cast(tf.reshape(v, [-1]), tf.int32) for k, v in features.items()}
+        return ids, tf.reshape(label, [-1])
+
+    return dataset.map(to_model_inputs)
+
+
+def _early_stopping(hp, restore_best_weights=False):
+    return keras.callbacks.EarlyStopping(
+        monitor="val_auc", mode="max", patience=hp.patience,
+        restore_best_weights=restore_best_weights,
+    )
+
+
+def search_and_retrain(fields, train_ds, eval_ds, hp, log_dir=None):
+    """Runs the DimGrow search, then retrains at its dims.
+
+    Returns:
+        `(retrained model, SearchResult)`.
+    """
+    keras.utils.set_random_seed(hp.seed)
+    search_model, embedding = dg.build_search_model(
+        fields, backbone=hp.backbone, output_dim=hp.output_dim,
+        alpha=hp.alpha, seed=hp.seed, learning_rate=hp.learning_rate,
+        regularizer=hp.regularizer,
+    )
+    search = dg.DimGrowCallback(
+        embedding, max_dim=hp.max_dim, low=hp.low, high=hp.high,
+        budget=hp.budget, window=hp.window, check_every=hp.check_every,
+    )
+    callbacks = [search, _early_stopping(hp)]
+    if log_dir:
+        callbacks.append(
+            keras.callbacks.TensorBoard(log_dir=os.path.join(log_dir, "search"))
+        )
+    search_model.fit(
+        train_ds, validation_data=eval_ds, epochs=hp.epochs,
+        callbacks=callbacks, verbose=2,
+    )
+    result = search.result()
+
+    keras.utils.set_random_seed(hp.seed)
+    model = dg.build_model(
+        result, backbone=hp.backbone, output_dim=hp.output_dim,
+        learning_rate=hp.learning_rate,
+    )
+    callbacks = [_early_stopping(hp, restore_best_weights=True)]
+    if log_dir:
+        callbacks.append(
+            keras.callbacks.TensorBoard(log_dir=os.path.join(log_dir, "retrain"))
+        )
+    model.fit(
+        train_ds, validation_data=eval_ds,
+        epochs=hp.retrain_epochs or hp.epochs, callbacks=callbacks, verbose=2,
+    )
+    return model, result
+
+
+def write_search_result(result, directory):
+    """Writes `SEARCH_RESULT_FILE` into `directory` (any TF filesystem)."""
+    tf.io.gfile.makedirs(directory)
+    with tf.io.gfile.GFile(os.path.join(directory, SEARCH_RESULT_FILE), "w") as fh:
+        fh.write(result.to_json(indent=1))
+
+
+def read_search_result(directory):
+    """Reads the `SearchResult` written by `write_search_result`."""
+    with tf.io.gfile.GFile(os.path.join(directory, SEARCH_RESULT_FILE)) as fh:
+        return dg.SearchResult.from_config(json.load(fh))
+
+
+def raw_serving_feature_spec(tf_transform_output):
+    """The raw tf.Example spec the serving signature parses (no label)."""
+    spec = dict(tf_transform_output.raw_feature_spec())
+    spec.pop(LABEL_KEY, None)
+    return spec
+
+
+def _as_raw(values, spec):
+    """`(batch,)` values shaped like `tf.io.parse_example` parses `spec`."""
+    if isinstance(spec, tf.io.FixedLenFeature):
+        return tf.reshape(values, [-1] + list(spec.shape))
+    batch = tf.shape(values, out_type=tf.int64)[0]
+    indices = tf.stack([tf.range(batch), tf.zeros([batch], tf.int64)], axis=1)
+    return tf.SparseTensor(indices, values, tf.stack([batch, 1]))
+
+
+def make_serving_module(compact, tf_transform_output):
+    """Wraps a compact model into a savable module taking *raw* features.
+
+    Signatures (names and keys as in `dimgrow_tf.export`):
+
+    - `serving_default`: one input per raw feature (Transform's raw dtype),
+      shape `(batch,)`; output `probability`, shape `(batch,)`.
+    - `examples`: `examples`, serialized raw `tf.Example`s (extra features
+      such as the label are ignored); output `probability`.
+
+    Both run the Transform graph, so serving sees exactly the training
+    preprocessing; values outside a vocabulary map to its OOV bucket.
+
+    Returns:
+        `(module, signatures)` for `tf.saved_model.save`.
+    """
+    module = tf.Module()
+    module.model = compact
+    module.tft_layer = tf_transform_output.transform_features_layer()
+    raw_spec = raw_serving_feature_spec(tf_transform_output)
+    names = sorted(compact.input)
+
+    def probability(raw):
+        transformed = module.tft_layer(raw)
+        ids = {
+            n: tf.cast(tf.reshape(transformed[n], [-1]), tf.int32) for n in names
+        }
+        return {PROBABILITY: tf.reshape(module.model(ids, training=False), [-1])}
+
+    @tf.function(
+        input_signature=[
+            {
+                name: tf.TensorSpec([None], spec.dtype, name=name)
+                for name, spec in raw_spec.items()
+            }
+        ]
+    )
+    def serve(features):
+        return probability(
+            {name: _as_raw(features[name], spec) for name, spec in raw_spec.items()}
+        )
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+    def serve_examples(examples):
+        return probability(tf.io.parse_example(examples, raw_spec))
+
+    module.serve = serve
+    module.serve_examples = serve_examples
+    signatures = {
+        "serving_default": serve.get_concrete_function(),
+        SERVING_SIGNATURE: serve_examples.get_concrete_function(),
+    }
+    return module, signatures
+
+
+def run_fn(fn_args: tfx.components.FnArgs):
+    """Trainer entry point: search, retrain, export, record the dims."""
+    hp = Hyperparameters.from_custom_config(fn_args.custom_config)
+    tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
+    train_ds = _input_fn(
+        fn_args.train_files, fn_args.data_accessor, tf_transform_output,
+        hp.batch_size, shuffle=True, seed=hp.seed,
+    )
+    eval_ds = _input_fn(
+        fn_args.eval_files, fn_args.data_accessor, tf_transform_output,
+        hp.eval_batch_size, shuffle=False, seed=hp.seed,
+    )
+    model, result = search_and_retrain(
+        field_configs(tf_transform_output), train_ds, eval_ds, hp,
+        log_dir=fn_args.model_run_dir,
+    )
+    module, signatures = make_serving_module(
+        compact_model(model), tf_transform_output
+    )
+    tf.saved_model.save(module, fn_args.serving_model_dir, signatures=signatures)
+    write_search_result(result, fn_args.model_run_dir)
+    write_search_result(
+        result, os.path.join(fn_args.serving_model_dir, "assets.extra")
+    )
