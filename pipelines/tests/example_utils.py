@@ -7,6 +7,17 @@ import tensorflow as tf
 
 _TABLE_KEY = re.compile(r"embeddings/([^/]+)/_embeddings/\.ATTRIBUTES")
 
+# Small enough for seconds of training, large enough for a real signal.
+HYPERPARAMETERS = {
+    "epochs": 3,
+    "batch_size": 64,
+    "learning_rate": 0.02,
+    "output_dim": 8,
+    "check_every": 5,
+    "alpha": 0.0,
+    "max_dim": 3,
+}
+
 
 def read_rows(path):
     """CSV rows as dicts; digit strings become ints, the rest bytes."""

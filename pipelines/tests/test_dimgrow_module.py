@@ -83,10 +83,7 @@ def _data_accessor():
 @pytest.fixture(scope="module")
 def trained(transformed, tmp_path_factory):
     out = tmp_path_factory.mktemp("trainer")
-    config = {
-        "epochs": 3, "batch_size": 64, "learning_rate": 0.02, "output_dim": 6,
-        "check_every": 5, "alpha": 0.0, "high": 0.01, "low": 0.0, "max_dim": 3,
-    }
+    config = {**example_utils.HYPERPARAMETERS, "output_dim": 6, "high": 0.01, "low": 0.0}
     fn_args = tfx.components.FnArgs(
         train_files=[str(transformed["dir"] / "train" / "*")],
         eval_files=[str(transformed["dir"] / "eval" / "*")],
