@@ -8,6 +8,7 @@ from dimgrow_tf.field_config import FieldConfig
 from dimgrow_tf.field_config import check_unique_fields
 from dimgrow_tf.layers import shuffle_gate_utils as sg
 from dimgrow_tf.layers.input_utils import check_id_range
+from dimgrow_tf.layers.input_utils import gather_rows
 from dimgrow_tf.layers.input_utils import split_field_inputs
 from dimgrow_tf.resize.field_resize import FieldResize
 from dimgrow_tf.resize.resize_utils import VariableRemap
@@ -211,7 +212,7 @@ class DimGrowEmbedding(keras.layers.Layer):
         for f in active:
             v = self._vars.by_field[f.name]
             field_ids = check_id_range(ids[f.name], f.name, f.vocab_size)
-            columns.append(ops.take(v["embeddings"], field_ids, axis=0))
+            columns.append(gather_rows(v["embeddings"], field_ids))
             logits.append(v["gate_logits"])
             projections.append(v["projection"])
             means.append(v["moving_mean"])

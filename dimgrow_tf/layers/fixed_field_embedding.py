@@ -6,6 +6,7 @@ from keras import ops
 from dimgrow_tf.field_config import FieldConfig
 from dimgrow_tf.field_config import check_unique_fields
 from dimgrow_tf.layers.input_utils import check_id_range
+from dimgrow_tf.layers.input_utils import gather_rows
 from dimgrow_tf.layers.input_utils import split_field_inputs
 
 
@@ -45,7 +46,7 @@ class FixedFieldEmbedding(keras.layers.Layer):
         self.output_dim = int(output_dim)
         self.use_bias = bool(use_bias)
         self.embeddings = {
-            f.name: keras.layers.Embedding(
+            f.name: _RowGatherEmbedding(
                 f.vocab_size,
                 f.dim,
                 embeddings_initializer=keras.initializers.RandomNormal(stddev=0.01),
@@ -102,3 +103,11 @@ class FixedFieldEmbedding(keras.layers.Layer):
         config = dict(config)
         config["fields"] = [FieldConfig.from_config(f) for f in config["fields"]]
         return cls(**config)
+
+
+class _RowGatherEmbedding(keras.layers.Embedding):
+    """`keras.layers.Embedding` whose lookup reads only the looked-up rows."""
+
+    def call(self, inputs):
+        out = gather_rows(self.embeddings, ops.cast(inputs, "int32"))
+        return ops.cast(out, self.compute_dtype)

@@ -70,3 +70,14 @@ def check_id_range(ids, name, vocab_size):
         ]
     ):
         return tf.identity(ids)
+
+
+def gather_rows(variable, ids):
+    """Looks up `ids` in an embedding table without reading all of it.
+
+    `keras.ops.take` on a variable reads the whole table into a tensor, and
+    the optimizer's in-place row update then forces TensorFlow to copy the
+    whole buffer (copy-on-write): a step then costs O(vocabulary). Gathering
+    from the `tf.Variable` itself (`ResourceGather`) reads only the rows.
+    """
+    return tf.gather(getattr(variable, "value", variable), ids)
