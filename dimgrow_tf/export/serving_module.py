@@ -48,6 +48,21 @@ def build_serving_module(compact, fields, vocabularies, asset_dir):
     }
     tables = dict(module.vocab_tables)
 
+    raw_specs = {
+        f.name: tf.TensorSpec(
+            [None], tf.string if f.name in tables else tf.int64, name=f.name
+        )
+        for f in fields
+    }
+    id_specs = {f.name: tf.TensorSpec([None], tf.int32, name=f.name) for f in fields}
+
+    # Each piece is traced once and shared by the signatures that use it,
+    # so the graph holds one copy of the model and of the example parser.
+    @tf.function(input_signature=[id_specs])
+    def infer(ids):
+        prob = compact(ids, training=False)
+        return tf.reshape(tf.cast(prob, tf.float32), [-1])
+
     def to_ids(raw, missing=None):
         ids = {}
         for f in fields:
@@ -58,16 +73,13 @@ def build_serving_module(compact, fields, vocabularies, asset_dir):
                 in_range = (values >= 0) & (values < f.vocab_size)
                 field_ids = tf.where(in_range, values, f.vocab_size)
             if missing is not None:
-                field_ids = tf.where(missing[f.name], tf.cast(f.vocab_size, tf.int64),
-                                     field_ids)
+                oov = tf.cast(f.vocab_size, tf.int64)
+                field_ids = tf.where(missing[f.name], oov, field_ids)
             ids[f.name] = tf.cast(field_ids, tf.int32)
         return ids
 
-    def probability(raw, missing=None):
-        prob = compact(to_ids(raw, missing), training=False)
-        return tf.reshape(tf.cast(prob, tf.float32), [-1])
-
-    def parse(serialized):
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+    def from_examples(serialized):
         spec = {
             f.name: tf.io.RaggedFeature(tf.string if f.name in tables else tf.int64)
             for f in fields
@@ -75,8 +87,7 @@ def build_serving_module(compact, fields, vocabularies, asset_dir):
         parsed = tf.io.parse_example(serialized, spec)
         raw, missing = {}, {}
         for f in fields:
-            ragged = parsed[f.name]
-            lengths = ragged.row_lengths()
+            lengths = parsed[f.name].row_lengths()
             check = tf.debugging.assert_less_equal(
                 lengths, tf.constant(1, lengths.dtype),
                 message=f"Field {f.name!r}: a tf.Example may hold at most one value",
@@ -84,31 +95,25 @@ def build_serving_module(compact, fields, vocabularies, asset_dir):
             with tf.control_dependencies([check]):
                 default = "" if f.name in tables else -1
                 raw[f.name] = tf.reshape(
-                    ragged.to_tensor(default_value=default, shape=[None, 1]), [-1]
+                    parsed[f.name].to_tensor(default_value=default, shape=[None, 1]),
+                    [-1],
                 )
             missing[f.name] = tf.equal(lengths, 0)
-        return probability(raw, missing)
+        return infer(to_ids(raw, missing))
 
-    feature_specs = {
-        f.name: tf.TensorSpec(
-            [None], tf.string if f.name in tables else tf.int64, name=f.name
-        )
-        for f in fields
-    }
-    example_spec = tf.TensorSpec([None], tf.string, name=eu.EXAMPLES)
-    inputs_spec = tf.TensorSpec([None], tf.string, name="inputs")
-
-    @tf.function(input_signature=[feature_specs])
+    @tf.function(input_signature=[raw_specs])
     def serve(features):
-        return {eu.PROBABILITY: probability(features)}
+        return {eu.PROBABILITY: infer(to_ids(features))}
 
-    @tf.function(input_signature=[example_spec])
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=eu.EXAMPLES)])
     def serve_examples(examples):
-        return {eu.PROBABILITY: parse(examples)}
+        return {eu.PROBABILITY: from_examples(examples)}
+
+    inputs_spec = tf.TensorSpec([None], tf.string, name="inputs")
 
     @tf.function(input_signature=[inputs_spec])
     def classify(inputs):
-        prob = parse(inputs)
+        prob = from_examples(inputs)
         labels = tf.constant([list(eu.CLASS_LABELS)])
         return {
             "classes": tf.tile(labels, [tf.shape(prob)[0], 1]),
@@ -117,7 +122,7 @@ def build_serving_module(compact, fields, vocabularies, asset_dir):
 
     @tf.function(input_signature=[inputs_spec])
     def regress(inputs):
-        return {"outputs": parse(inputs)}
+        return {"outputs": from_examples(inputs)}
 
     signatures = {
         eu.SERVING_DEFAULT: serve.get_concrete_function(),
@@ -126,12 +131,11 @@ def build_serving_module(compact, fields, vocabularies, asset_dir):
         eu.REGRESS: regress.get_concrete_function(),
     }
     captured = {}
-    for concrete in signatures.values():
+    traced = list(signatures.values()) + [infer.get_concrete_function()]
+    for concrete in traced:
         for variable in concrete.graph.variables:
             captured[id(variable)] = variable
     module.inference_variables = list(captured.values())
-    module.serve = serve
-    module.serve_examples = serve_examples
     return module, signatures
 
 
