@@ -20,6 +20,15 @@ def test_shuffle_permutes_each_column_independently():
     assert not np.array_equal(out[:, 0], out[:, 1])
 
 
+def test_shuffled_columns_of_a_row_come_from_distinct_source_rows():
+    x = np.repeat(np.arange(64, dtype="float32")[:, None], 40, axis=1)
+    out = keras.ops.convert_to_numpy(sg.shuffle_columns(x, keras.random.SeedGenerator(5)))
+    for row in out:
+        assert len(set(row.tolist())) == 40
+    again = keras.ops.convert_to_numpy(sg.shuffle_columns(x, keras.random.SeedGenerator(6)))
+    assert not np.array_equal(out, again)
+
+
 def test_shuffle_has_no_gradient():
     import tensorflow as tf
 
