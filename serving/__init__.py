@@ -1,7 +1,18 @@
-"""Clients and checks for serving DimGrow exports with TensorFlow Serving."""
+"""Clients and checks for serving DimGrow exports with TensorFlow Serving.
 
-from serving.grpc_client import GrpcClient
+`RestClient` needs only the standard library and numpy; `GrpcClient`
+(imported on first use) needs `tensorflow-serving-api`.
+"""
+
 from serving.request_utils import load_schema
 from serving.rest_client import RestClient
 
 __all__ = ["GrpcClient", "RestClient", "load_schema"]
+
+
+def __getattr__(name):
+    if name == "GrpcClient":
+        from serving.grpc_client import GrpcClient
+
+        return GrpcClient
+    raise AttributeError(f"module 'serving' has no attribute {name!r}")
