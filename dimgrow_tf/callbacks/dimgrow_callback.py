@@ -8,8 +8,10 @@ import numpy as np
 from dimgrow_tf.callbacks.darts_utils import GateStep
 from dimgrow_tf.callbacks.growth_rule import GrowthRule
 from dimgrow_tf.models.search_result import SearchResult
+from dimgrow_tf.field_config import FieldConfig
 from dimgrow_tf.resize.model_resize import apply_resize
-from dimgrow_tf.resize.model_resize import sync_model
+from dimgrow_tf.resize.model_resize import follow_resize
+from dimgrow_tf.resize.model_resize import reset_compiled_functions
 
 
 class DimGrowCallback(keras.callbacks.Callback):
@@ -124,6 +126,45 @@ class DimGrowCallback(keras.callbacks.Callback):
             return self.mode == "max"
         return any(k in self.monitor for k in ("auc", "acc"))
 
+    def set_model(self, model):
+        super().set_model(model)
+        hooks = self.layer.hooks
+        hooks.on_resize = self._after_load_resize
+        hooks.state_provider = self.get_state
+        hooks.state_consumer = self.set_state
+
+    def _after_load_resize(self, remaps):
+        follow_resize(self.model, remaps, self._extra_optimizers())
+        if self._gate_step is not None:
+            self._gate_step.reset()
+
+    def _extra_optimizers(self):
+        return [self._gate_step.optimizer] if self._gate_step is not None else []
+
+    def get_state(self):
+        """JSON-able search state (saved with the layer's weights)."""
+        best = None
+        if self._best is not None:
+            best = dict(self._best)
+            best["fields"] = [f.get_config() for f in best["fields"]]
+        return {
+            "step": self.step,
+            "streaks": {k: list(v) for k, v in self.streaks.items()},
+            "history": self.history,
+            "best": best,
+        }
+
+    def set_state(self, state):
+        """Restores `get_state()` output (e.g. when a checkpoint is loaded)."""
+        self.step = int(state["step"])
+        self.streaks = {k: tuple(v) for k, v in state["streaks"].items()}
+        self.history = list(state["history"])
+        best = state.get("best")
+        if best is not None:
+            best = dict(best)
+            best["fields"] = [FieldConfig.from_config(f) for f in best["fields"]]
+        self._best = best
+
     def on_train_begin(self, logs=None):
         self.layer.build()
         if self.gate_data is not None:
@@ -131,14 +172,14 @@ class DimGrowCallback(keras.callbacks.Callback):
             self._gate_step = GateStep(
                 self.model, self.layer, self.gate_data, self.gate_optimizer
             )
-        sync_model(self.model)
+        reset_compiled_functions(self.model)
 
     def on_train_end(self, logs=None):
         if self._gate_step is not None:
             self.gate_optimizer = self._gate_step.optimizer
             self._gate_step = None
             self.layer.set_gates_trainable(True)
-            sync_model(self.model)
+            reset_compiled_functions(self.model)
         if self._best is None:
             self._snapshot(epoch=None, value=None)
 
@@ -159,10 +200,9 @@ class DimGrowCallback(keras.callbacks.Callback):
         if not plan:
             return plan
         before = self.layer.dims
-        extra = [self._gate_step.optimizer] if self._gate_step is not None else []
         apply_resize(
             self.model, self.layer, plan, initializer=self.grow_initializer,
-            extra_optimizers=extra,
+            extra_optimizers=self._extra_optimizers(),
         )
         if self._gate_step is not None:
             self._gate_step.reset()

@@ -10,6 +10,8 @@ from dimgrow_tf.layers import shuffle_gate_utils as sg
 from dimgrow_tf.layers.input_utils import check_id_range
 from dimgrow_tf.layers.input_utils import gather_rows
 from dimgrow_tf.layers.input_utils import split_field_inputs
+from dimgrow_tf.layers.layer_state_utils import load_layer_state
+from dimgrow_tf.layers.layer_state_utils import save_layer_state
 from dimgrow_tf.resize.field_resize import FieldResize
 from dimgrow_tf.resize.resize_utils import VariableRemap
 from dimgrow_tf.resize.resize_utils import remap_tensor
@@ -31,6 +33,20 @@ class _FieldVariables:
 
     def __init__(self):
         self.by_field = {}
+
+
+class _Hooks:
+    """Callables a search callback registers on the layer (not saved).
+
+    `on_resize(remaps)` runs after a load changed widths; `state_provider()`
+    returns JSON-able state saved with the weights; `state_consumer(state)`
+    receives it back on load.
+    """
+
+    def __init__(self):
+        self.on_resize = None
+        self.state_provider = None
+        self.state_consumer = None
 
 
 @keras.saving.register_keras_serializable(package="dimgrow_tf")
@@ -132,6 +148,7 @@ class DimGrowEmbedding(keras.layers.Layer):
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
         self._vars = _FieldVariables()
+        self.hooks = _Hooks()
         self.gates_trainable = True
         self.resize_count = 0
 
@@ -332,26 +349,10 @@ class DimGrowEmbedding(keras.layers.Layer):
             v["gate_logits"].trainable = self.gates_trainable
 
     def save_own_variables(self, store):
-        for name, variables in self._vars.by_field.items():
-            for kind, var in variables.items():
-                store[f"{name}:{kind}"] = var
+        save_layer_state(self, store)
 
     def load_own_variables(self, store):
-        for name, variables in self._vars.by_field.items():
-            for kind, var in variables.items():
-                key = f"{name}:{kind}"
-                if key not in store:
-                    raise ValueError(
-                        f"Saved weights of layer {self.name!r} lack {key!r}."
-                    )
-                value = np.asarray(store[key])
-                if tuple(value.shape) != tuple(var.shape):
-                    raise ValueError(
-                        f"Field {name!r}: saved {kind} has shape "
-                        f"{tuple(value.shape)}, the layer has {tuple(var.shape)}. "
-                        "The layer's config must carry the saved widths."
-                    )
-                var.assign(value)
+        load_layer_state(self, store)
 
     def get_config(self):
         config = super().get_config()

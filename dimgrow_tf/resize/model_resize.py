@@ -40,29 +40,29 @@ def apply_resize(model, layer, plan, initializer=None, extra_optimizers=()):
     """
     reset_compiled_functions(model)
     gc.collect()
-    optimizers = [getattr(model, "optimizer", None), *extra_optimizers]
     changed = {}
     with strategy_scope(model):
         for name, change in plan.items():
             before = layer.dims.get(name)
             remaps = layer.resize({name: change}, initializer=initializer)
-            for optimizer in optimizers:
-                if optimizer is not None and remaps:
-                    resize_optimizer_state(optimizer, remaps)
             if remaps:
+                follow_resize(model, remaps, extra_optimizers)
                 changed[name] = (before, change.new_width)
             del remaps
     return changed
 
 
-def sync_model(model, remaps=()):
-    """Moves `model.optimizer`'s state to the resized variables and resets
-    the compiled functions, so the next train step retraces."""
+def follow_resize(model, remaps, extra_optimizers=()):
+    """Makes `model` train the variables a resize created.
+
+    Moves the slots of the resized variables inside `model.optimizer` (and
+    `extra_optimizers`) and drops the traced train/test/predict functions.
+    """
     reset_compiled_functions(model)
-    optimizer = getattr(model, "optimizer", None)
-    if optimizer is not None and remaps:
-        with strategy_scope(model):
-            resize_optimizer_state(optimizer, remaps)
+    with strategy_scope(model):
+        for optimizer in (getattr(model, "optimizer", None), *extra_optimizers):
+            if optimizer is not None:
+                resize_optimizer_state(optimizer, remaps)
 
 
 def reset_compiled_functions(model):
