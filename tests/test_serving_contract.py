@@ -102,7 +102,10 @@ def served(tmp_path_factory):
             np.array(case["rows"]["c"], "int32")))
         bad_json = rest.predict_body(case["rows"], columnar=True)
         bad_json["inputs"]["c"] = [float(v) + 0.5 for v in bad_json["inputs"]["c"]]
+        two_values = grpc.regress_request(case["rows"])
+        two_values.input.example_list.examples[2].features.feature["c"].int64_list.value.append(1)
         requests = {
+            "two_values": two_values,
             "predict": grpc.predict_request(case["rows"]),
             "examples": grpc.examples_predict_request(case["rows"]),
             "classify": grpc.classify_request(case["rows"]),
@@ -111,7 +114,7 @@ def served(tmp_path_factory):
             "bad_shape": bad_shape,
             "bad_dtype": bad_dtype,
         }
-        methods = {"classify": "Classify", "regress": "Regress"}
+        methods = {"classify": "Classify", "regress": "Regress", "two_values": "Regress"}
         job["exports"].append({
             "export_dir": case["path"],
             "warmup": True,
@@ -187,6 +190,7 @@ def test_grpc_requests_answer_eager_predictions(served, name):
         tf.make_ndarray(reply.outputs["probability"]), case["compact_oov"], atol=1e-6)
     assert "Shape of tensor c [16,1] is not compatible" in grpc["bad_shape"]["error"]
     assert "to be int64 but int32 is provided" in grpc["bad_dtype"]["error"]
+    assert "Key: c, Index: 2.  Number of int64 values != expected" in grpc["two_values"]["error"]
 
 
 def test_served_predictions_match_source_models(served):

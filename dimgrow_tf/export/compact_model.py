@@ -10,6 +10,9 @@ from dimgrow_tf.export.fold_utils import find_embedding_layer
 from dimgrow_tf.export.fold_utils import fold_embedding
 from dimgrow_tf.layers.fixed_field_embedding import FixedFieldEmbedding
 
+EMBEDDING_NAME = "folded_embedding"
+HEAD_NAME = "head"
+
 
 def compact_model(model, prune_gates=False):
     """Freezes a searched or retrained model into a compact inference model.
@@ -74,7 +77,7 @@ def build_compact(model, prune_gates=False):
         fields,
         output_dim=folded.output_dim,
         use_bias=folded.bias is not None,
-        name="folded_embedding",
+        name=EMBEDDING_NAME,
     )
     embedding.build()
     for f in fields:
@@ -105,7 +108,7 @@ def _clone_head(model, layer):
         source = layer.output
         if not _depends_only_on(model.outputs[0], source):
             raise ValueError(message)
-        head = keras.Model(source, model.outputs[0], name="head")
+        head = keras.Model(source, model.outputs[0], name=HEAD_NAME)
     except (AttributeError, RuntimeError) as err:
         raise ValueError(f"{message} ({err})") from err
     try:
@@ -118,6 +121,19 @@ def _clone_head(model, layer):
         return head
     clone.set_weights([np.asarray(w) for w in head.get_weights()])
     return clone
+
+
+def unchecked_forward(compact, ids):
+    """The compact model's forward pass without its id-range assertions.
+
+    For ids already mapped into `[0, vocab_size]` (the serving graph does
+    so): the same layers and weights as `compact(ids, training=False)`,
+    with fewer ops per request and a smaller graph.
+    """
+    embedding = compact.get_layer(EMBEDDING_NAME)
+    columns = [embedding.embeddings[f.name](ids[f.name]) for f in embedding.fields]
+    hidden = embedding.projection(keras.ops.concatenate(columns, axis=1))
+    return compact.get_layer(HEAD_NAME)(hidden, training=False)
 
 
 def _depends_only_on(output, source):

@@ -5,6 +5,9 @@ import os
 import tensorflow as tf
 
 from dimgrow_tf.export import export_utils as eu
+from dimgrow_tf.export.compact_model import unchecked_forward
+
+MISSING_STRING = "\n"
 
 
 def build_serving_module(compact, fields, vocabularies, asset_dir):
@@ -23,9 +26,12 @@ def build_serving_module(compact, fields, vocabularies, asset_dir):
       `classes` (`[["0", "1"]]` per row) and `scores` (`[1 - p, p]`).
     - `regress` (regress): `inputs`; output `outputs` (`p`).
 
-    Out-of-vocabulary values map to the OOV bucket (`eu.OOV_POLICY`); an
-    input that is not 1-D fails with `Shape of tensor <field> [...] is not
-    compatible with expected shape [?]`.
+    Out-of-vocabulary values and fields missing from a `tf.Example` map to
+    the OOV bucket (`eu.OOV_POLICY`). Bad requests fail with errors naming
+    the field: a tensor that is not 1-D with `Shape of tensor <field> [...]
+    is not compatible with expected shape [?]`, a `tf.Example` with two
+    values or the wrong list type with `Key: <field>, Index: <row>. Number
+    of int64 values != expected` / `Data types don't match`.
 
     Only the variables the traced inference graph reads are tracked, so
     the export holds no shuffle seeds, gate logits or optimizer state.
@@ -60,10 +66,10 @@ def build_serving_module(compact, fields, vocabularies, asset_dir):
     # so the graph holds one copy of the model and of the example parser.
     @tf.function(input_signature=[id_specs])
     def infer(ids):
-        prob = compact(ids, training=False)
+        prob = unchecked_forward(compact, ids)
         return tf.reshape(tf.cast(prob, tf.float32), [-1])
 
-    def to_ids(raw, missing=None):
+    def to_ids(raw):
         ids = {}
         for f in fields:
             values = tf.ensure_shape(raw[f.name], [None])
@@ -72,34 +78,21 @@ def build_serving_module(compact, fields, vocabularies, asset_dir):
             else:
                 in_range = (values >= 0) & (values < f.vocab_size)
                 field_ids = tf.where(in_range, values, f.vocab_size)
-            if missing is not None:
-                oov = tf.cast(f.vocab_size, tf.int64)
-                field_ids = tf.where(missing[f.name], oov, field_ids)
             ids[f.name] = tf.cast(field_ids, tf.int32)
         return ids
 
+    # A missing feature takes a default that maps to the OOV bucket: -1, or
+    # a line break, which no vocabulary entry may hold.
+    example_spec = {
+        f.name: tf.io.FixedLenFeature(
+            [], tf.string, default_value=MISSING_STRING
+        ) if f.name in tables else tf.io.FixedLenFeature([], tf.int64, default_value=-1)
+        for f in fields
+    }
+
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
     def from_examples(serialized):
-        spec = {
-            f.name: tf.io.RaggedFeature(tf.string if f.name in tables else tf.int64)
-            for f in fields
-        }
-        parsed = tf.io.parse_example(serialized, spec)
-        raw, missing = {}, {}
-        for f in fields:
-            lengths = parsed[f.name].row_lengths()
-            check = tf.debugging.assert_less_equal(
-                lengths, tf.constant(1, lengths.dtype),
-                message=f"Field {f.name!r}: a tf.Example may hold at most one value",
-            )
-            with tf.control_dependencies([check]):
-                default = "" if f.name in tables else -1
-                raw[f.name] = tf.reshape(
-                    parsed[f.name].to_tensor(default_value=default, shape=[None, 1]),
-                    [-1],
-                )
-            missing[f.name] = tf.equal(lengths, 0)
-        return infer(to_ids(raw, missing))
+        return infer(to_ids(tf.io.parse_example(serialized, example_spec)))
 
     @tf.function(input_signature=[raw_specs])
     def serve(features):
