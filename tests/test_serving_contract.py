@@ -86,6 +86,7 @@ def served(tmp_path_factory):
             "compact_oov": _eager(compact, {"a": np.where((oov["a"] < 0) | (oov["a"] >= 12), 12, oov["a"]),
                                             "c": np.where((oov["c"] < 0) | (oov["c"] >= 6), 6, oov["c"])}),
             "compact_missing_c": _eager(compact, {"a": kept["a"], "c": np.full(ROWS, 6)}),
+            "compact_missing_a": _eager(compact, {"a": np.full(ROWS, 12), "c": kept["c"]}),
             "warmup_compact": compact,
         }
     job = {"exports": []}
@@ -128,6 +129,8 @@ def served(tmp_path_factory):
                 "bad_json": ["predict", bad_json],
                 "missing_c": ["regress", RestClient().examples_body(
                     {"a": case["rows"]["a"]}, "regress")],
+                "missing_a": ["regress", RestClient().examples_body(
+                    {"c": case["rows"]["c"]}, "regress")],
                 "classify_on_default": ["classify", rest.examples_body(case["rows"], None)],
             },
             "grpc": {
@@ -167,6 +170,7 @@ def test_rest_bodies_answer_eager_predictions(served, name):
     np.testing.assert_allclose([row[0][1] for row in classes], 1 - expected, atol=1e-6)
     np.testing.assert_allclose(rest["oov"]["predictions"], case["compact_oov"], atol=1e-6)
     np.testing.assert_allclose(rest["missing_c"]["result"], case["compact_missing_c"], atol=1e-6)
+    np.testing.assert_allclose(rest["missing_a"]["result"], case["compact_missing_a"], atol=1e-6)
     assert "not of expected type: int64" in rest["bad_json"]["error"]
     assert "method_name" in rest["classify_on_default"]["error"]
 
