@@ -4,6 +4,7 @@ import gzip
 import math
 import os
 import re
+import zlib
 
 INT64_MAX = 2**63 - 1
 _INT_RE = re.compile(r"[+-]?[0-9]+")
@@ -107,13 +108,27 @@ def iter_byte_lines(path):
 
     Lines are split on `\\n` only (a lone `\\r` stays in the line) and a
     final `\\r` is removed, so CRLF files read like LF files. A missing
-    final newline is fine; an empty file yields nothing.
+    final newline is fine; an empty file yields nothing. Corrupt or
+    truncated gzip data raises a `MalformedRowError` naming the line where
+    reading stopped, whatever the `on_error` policy.
     """
     path = os.fspath(path)
-    opener = gzip.open if is_gzip(path) else open
-    with opener(path, "rb") as fh:
-        for raw in fh:
-            yield strip_eol(raw)
+    if not is_gzip(path):
+        with open(path, "rb") as fh:
+            for raw in fh:
+                yield strip_eol(raw)
+        return
+    line = 0
+    with gzip.open(path, "rb") as fh:
+        try:
+            for raw in fh:
+                line += 1
+                yield strip_eol(raw)
+        except (EOFError, OSError, zlib.error) as err:
+            raise MalformedRowError(
+                path, line + 1, f"corrupt or truncated gzip data ({err})",
+                kind="gzip",
+            ) from None
 
 
 def iter_text_byte_lines(text, encoding="utf-8"):
