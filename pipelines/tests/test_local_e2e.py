@@ -40,7 +40,8 @@ print(json.dumps({
 class Run:
     """One LocalDagRunner run and what ML Metadata recorded about it."""
 
-    def __init__(self, paths):
+    def __init__(self, output_dir, paths):
+        self.output_dir = output_dir
         self.paths = paths
         self.store = mlmd.MetadataStore(
             tfx.orchestration.metadata.sqlite_metadata_connection_config(
@@ -64,6 +65,9 @@ class Run:
         type_id = self.store.get_artifact_type(type_name).id
         return self.outputs(execution)[type_id]
 
+    def first_output(self, component, type_name):
+        return self.output(self.executions(component)[0], type_name)
+
     def last_output(self, component, type_name):
         return self.output(self.executions(component)[-1], type_name)
 
@@ -82,7 +86,7 @@ def first_run(demo_data_root, tmp_path_factory):
         custom_config=example_utils.HYPERPARAMETERS,
         min_auc=0.5,
     )
-    return Run(paths)
+    return Run(output_dir, paths)
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +94,7 @@ def blocked_run(first_run, demo_data_root):
     before = _versions(first_run.paths["serving_model_dir"])
     local_runner.run(
         demo_data_root,
-        output_dir=os.path.dirname(os.path.dirname(first_run.paths["metadata_path"])),
+        output_dir=first_run.output_dir,
         pipeline_name=PIPELINE_NAME,
         custom_config=example_utils.HYPERPARAMETERS,
         min_auc=0.999,
@@ -99,7 +103,7 @@ def blocked_run(first_run, demo_data_root):
 
 
 def _pushed_dir(run):
-    pushed = run.last_output("Pusher", "PushedModel")
+    pushed = run.first_output("Pusher", "PushedModel")
     return pushed.custom_properties["pushed_destination"].string_value
 
 
@@ -110,9 +114,9 @@ def test_every_component_executed_once(first_run):
 
 
 def test_blessed_model_is_pushed_to_a_new_version(first_run):
-    blessing = first_run.last_output("Evaluator", "ModelBlessing")
+    blessing = first_run.first_output("Evaluator", "ModelBlessing")
     assert blessing.custom_properties["blessed"].int_value == 1
-    pushed = first_run.last_output("Pusher", "PushedModel")
+    pushed = first_run.first_output("Pusher", "PushedModel")
     assert pushed.custom_properties["pushed"].int_value == 1
     (version,) = _versions(first_run.paths["serving_model_dir"])
     assert _pushed_dir(first_run) == os.path.join(
@@ -139,7 +143,7 @@ def test_pushed_model_serves_tf_examples_in_a_fresh_process(first_run, demo_data
     assert all(0.0 < p < 1.0 for p in probabilities)
 
     # The served predictions reproduce the Evaluator's test metrics.
-    evaluation = first_run.last_output("Evaluator", "ModelEvaluation")
+    evaluation = first_run.first_output("Evaluator", "ModelEvaluation")
     (metrics,) = tfma.load_eval_result(evaluation.uri).slicing_metrics
     recorded = {k: v["doubleValue"] for k, v in metrics[1][""][""].items()}
     exact = binary_metrics([r["label"] for r in rows], probabilities)
@@ -150,7 +154,7 @@ def test_pushed_model_serves_tf_examples_in_a_fresh_process(first_run, demo_data
 
 
 def test_recorded_dims_are_the_dims_of_the_pushed_model(first_run):
-    model_run = first_run.last_output("Trainer", "ModelRun")
+    model_run = first_run.first_output("Trainer", "ModelRun")
     recorded = dimgrow_module.read_search_result(model_run.uri)
     pushed = _pushed_dir(first_run)
     assert dimgrow_module.read_search_result(os.path.join(pushed, "assets.extra")) == recorded
@@ -170,6 +174,7 @@ def test_trainer_received_the_custom_config(first_run):
 
 def test_auc_threshold_blocks_the_push_without_retraining(first_run, blocked_run):
     assert _versions(first_run.paths["serving_model_dir"]) == blocked_run
+    assert len(first_run.executions("Evaluator")) == 2
     blessing = first_run.last_output("Evaluator", "ModelBlessing")
     assert blessing.custom_properties["blessed"].int_value == 0
     pushed = first_run.last_output("Pusher", "PushedModel")
