@@ -191,3 +191,11 @@ def test_missing_file_and_bad_policy_raise():
 def test_vocab_fields_feed_field_config():
     vocab = Vocabulary.fit({"a": ["x"]})
     assert vocab.fields(dim=2) == [FieldConfig("a", 3, dim=2)]
+
+
+def test_truncated_gzip_raises_naming_file_and_line_even_when_skipping(tmp_path):
+    data = gzip.compress(("\n".join(CRITEO_ROWS * 50) + "\n").encode())
+    path = tmp_path / "cut.gz"
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(MalformedRowError, match=r"cut\.gz, line \d+: corrupt or truncated gzip"):
+        CriteoLoader(on_error="skip").read(path)

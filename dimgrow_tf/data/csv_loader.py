@@ -13,7 +13,8 @@ class CsvLoader(RowLoader):
     """Reads a delimited text table whose columns a `CsvSchema` describes.
 
     Cells are split with Python's `csv` module (strict mode, standard `"`
-    quoting), one record per line. For every row:
+    quoting), one record per line; a line holding a NUL character is
+    malformed (as in Python 3.10's `csv`). For every row:
 
     - the number of cells must equal the number of columns;
     - the label cell must be in `schema.positive` (1) or `schema.negative`
@@ -114,6 +115,8 @@ class CsvLoader(RowLoader):
         self._field_indices = [columns.index(n) for n in self.field_names]
 
     def _split(self, text):
+        if "\x00" in text:
+            raise FieldError("line contains a NUL character", kind="quoting")
         try:
             rows = list(csv.reader([text], delimiter=self.schema.delimiter,
                                    strict=True))
