@@ -45,7 +45,7 @@ def test_export_command_writes_version_and_answers(saved, capsys):
     root, model = saved
     base = root / "exports"
     code = _cli(str(root / "search.keras"), "--export-base", str(base), "--name", "ctr",
-                "--vocab", str(root / "vocab.json"), "--predict", '{"user": "dee", "item": 4}')
+                "--vocab", str(root / "vocab.json"), "--row", '{"user": "dee", "item": 4}')
     out = capsys.readouterr().out.strip().splitlines()
     assert code == 0
     assert out[0].startswith(f"Exported searched model to {base}/ctr/1 (user=2, item=3;")
@@ -66,9 +66,10 @@ def test_export_command_writes_version_and_answers(saved, capsys):
 
 @pytest.mark.parametrize(
     "extra, message",
-    [(["--predict", "[1, 2]"], "one JSON object"),
-     (["--predict", '{"user": 1, "item": 2}'], "takes string values"),
-     (["--predict", '{"user": "ann"}'], "the row has"),
+    [(["--row", "[1, 2]"], "one JSON object"),
+     (["--row", "{1: 2"], "Expecting property name"),
+     (["--predict", "--row", '{"user": 1, "item": 2}'], "takes string values"),
+     (["--row", '{"user": "ann"}'], "the row has"),
      (["--version", "1"], "never overwritten"),
      (["--vocab", "missing.json"], "No such file")],
 )

@@ -28,9 +28,13 @@ def add_parser(subparsers):
     parser.add_argument("--no-warmup", action="store_true",
                         help="skip assets.extra/tf_serving_warmup_requests")
     parser.add_argument(
-        "--predict", nargs="?", const="", default=None, metavar="JSON",
-        help="then load the export and answer one prediction for the JSON row "
-             "(default row: the first id or string of every field)",
+        "--predict", action="store_true",
+        help="then load the export and answer one prediction (see --row)",
+    )
+    parser.add_argument(
+        "--row", default=None, metavar="JSON",
+        help="the row --predict answers, e.g. '{\"user\": \"ann\", \"item\": 4}' "
+             "(default: the first id or string of every field)",
     )
     return parser
 
@@ -44,10 +48,10 @@ def run(args):
         if args.vocab:
             with open(args.vocab) as fh:
                 vocabularies = json.load(fh)
-        if args.predict:
-            row = json.loads(args.predict)
+        if args.row is not None:
+            row = json.loads(args.row)
             if not isinstance(row, dict):
-                raise ValueError("--predict takes one JSON object {field: value}")
+                raise ValueError("--row takes one JSON object {field: value}")
     except (OSError, ValueError) as err:
         return _fail(str(err))
     import keras
@@ -69,7 +73,7 @@ def run(args):
     dims = ", ".join(f"{f['name']}={f['dim']}" for f in meta["fields"])
     print(f"Exported {meta['source']} model to {path} ({dims}; "
           f"dropped: {', '.join(meta['dropped_fields']) or 'none'})")
-    if args.predict is not None:
+    if args.predict or args.row is not None:
         try:
             answer = predict_one(path, meta, row)
         except (ValueError, TypeError) as err:
