@@ -1,0 +1,69 @@
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+SCRIPT = textwrap.dedent('''
+    import json, sys
+    import tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    import keras, numpy as np
+    import dimgrow_tf as dg
+    from dimgrow_tf.data.synthetic import make_synthetic_ctr
+
+    keras.utils.set_random_seed(0)
+    x, y, fields = make_synthetic_ctr(num_rows=1024, vocab_size=40, seed=1)
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(128)
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    optimizer = sys.argv[2]
+    with strategy.scope():
+        model, emb = dg.build_search_model(fields, output_dim=8, seed=0)
+        model.compile(optimizer=dg.LazyAdam(1e-2) if optimizer == "lazy"
+                      else keras.optimizers.Adam(1e-2), loss="binary_crossentropy")
+    search = dg.DimGrowCallback(emb, high=0.001, low=0.0, check_every=4, max_dim=3,
+                                monitor="loss")
+    hist = model.fit(ds, epochs=2, verbose=0, callbacks=[search])
+    table = emb.field_variables("signal_0")["embeddings"]
+    slot = model.optimizer._momentums[model.optimizer._get_variable_index(table)]
+    out = {
+        "replicas": strategy.num_replicas_in_sync,
+        "dims": emb.dims,
+        "table_type": type(table.value).__name__,
+        "slot_type": type(slot.value).__name__,
+        "loss": hist.history["loss"],
+        "resizes": len({e["step"] for e in search.history}),
+    }
+    with strategy.scope():
+        fixed = dg.build_model(search.result(), output_dim=8)
+    fh = fixed.fit(ds, epochs=2, verbose=0)
+    out["retrain_loss"] = fh.history["loss"]
+    out["pred_shape"] = list(fixed.predict(ds, verbose=0).shape)
+    json.dump(out, open(sys.argv[1], "w"))
+''')
+
+
+def _run(tmp_path, optimizer):
+    script = tmp_path / "dist.py"
+    script.write_text(SCRIPT)
+    out = tmp_path / f"{optimizer}.json"
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    proc = subprocess.run([sys.executable, str(script), str(out), optimizer], env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return json.loads(out.read_text())
+
+
+@pytest.mark.parametrize("optimizer", ["lazy", "adam"])
+def test_mirrored_strategy_search_resizes_and_retrain(tmp_path, optimizer):
+    out = _run(tmp_path, optimizer)
+    assert out["replicas"] == 2
+    assert out["dims"] == {n: 3 for n in out["dims"]}
+    assert out["resizes"] == 2
+    assert out["table_type"] == "MirroredVariable" and out["slot_type"] == "MirroredVariable"
+    assert out["loss"][1] < out["loss"][0] and all(l == l for l in out["loss"])
+    assert out["pred_shape"] == [1024, 1]
