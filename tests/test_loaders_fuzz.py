@@ -318,7 +318,8 @@ def random_file_strategy(line_strategy):
         "\n".join)
 
 
-@FUZZ
+@settings(max_examples=100, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(random_file_strategy(criteo_lines()))
 def test_fuzz_whole_file_skip_mode_accounts_for_every_line(blob):
     table = CriteoLoader(on_error="skip").read_text(blob, source="blob.txt")

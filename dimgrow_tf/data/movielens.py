@@ -89,6 +89,17 @@ class MovieLensLoader(RowLoader):
                          item_text=None):
         """Reads `u.user` and `u.item` (files, or their contents as text).
 
+        `read` calls this for each `u.data` it reads; call it yourself
+        before `read_text`.
+
+        Args:
+            user_path: str. `u.user` path (also its name in errors).
+            item_path: str. `u.item` path (also its name in errors).
+            user_text: str or None. `u.user` contents to use instead of
+                reading the file. Defaults to `None`.
+            item_text: str or None. `u.item` contents to use instead of
+                reading the file. Defaults to `None`.
+
         Returns:
             A `LoadStats` of the two side files (also kept for the next
             read, whose `stats.notes` report its skipped side rows).
