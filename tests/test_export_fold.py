@@ -103,7 +103,8 @@ def test_prune_gates_keeps_search_result_dims():
 
 def test_fixed_model_copy_is_exact_and_drops_zero_fields():
     keras.utils.set_random_seed(1)
-    fields = [dg.FieldConfig("a", 10, dim=2), dg.FieldConfig("b", 7, dim=0), dg.FieldConfig("c", 5, dim=3)]
+    fields = [dg.FieldConfig("a", 10, dim=2), dg.FieldConfig("b", 7, dim=0),
+              dg.FieldConfig("c", 5, dim=3)]
     model = dg.build_model(fields, backbone="wide_deep", output_dim=6)
     rng = np.random.default_rng(1)
     x = {f.name: rng.integers(0, f.vocab_size, 64).astype("int32") for f in fields}

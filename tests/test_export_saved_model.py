@@ -150,11 +150,14 @@ def test_saved_model_cli_shows_the_contract(tmp_path, searched):
     assert "inputs['a'] tensor_info:\n        dtype: DT_STRING\n        shape: (-1)" in default
     assert "inputs['c'] tensor_info:\n        dtype: DT_INT64\n        shape: (-1)" in default
     assert "inputs['b']" not in default
-    assert "outputs['probability'] tensor_info:\n        dtype: DT_FLOAT\n        shape: (-1)" in default
+    probability = ("outputs['probability'] tensor_info:\n"
+                   "        dtype: DT_FLOAT\n        shape: (-1)")
+    assert probability in default
     assert "inputs['examples'] tensor_info:\n        dtype: DT_STRING" in blocks["examples"][1]
     classify = blocks["classify"][1]
     assert "inputs['inputs']" in classify and "outputs['classes']" in classify
-    assert "outputs['scores'] tensor_info:\n        dtype: DT_FLOAT\n        shape: (-1, 2)" in classify
+    scores = "outputs['scores'] tensor_info:\n        dtype: DT_FLOAT\n        shape: (-1, 2)"
+    assert scores in classify
     assert "outputs['outputs']" in blocks["regress"][1]
 
 

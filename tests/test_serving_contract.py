@@ -57,6 +57,10 @@ def _fixed_model():
     return model
 
 
+def _oov_ids(ids, vocab_size):
+    return np.where((ids < 0) | (ids >= vocab_size), vocab_size, ids)
+
+
 def _eager(model, ids):
     return keras.ops.convert_to_numpy(model(ids, training=False)).reshape(-1)
 
@@ -83,8 +87,8 @@ def served(tmp_path_factory):
             "oov_rows": oov_rows,
             "model": _eager(model, x),
             "compact": _eager(compact, kept),
-            "compact_oov": _eager(compact, {"a": np.where((oov["a"] < 0) | (oov["a"] >= 12), 12, oov["a"]),
-                                            "c": np.where((oov["c"] < 0) | (oov["c"] >= 6), 6, oov["c"])}),
+            "compact_oov": _eager(compact, {k: _oov_ids(v, {"a": 12, "c": 6}[k])
+                                            for k, v in oov.items()}),
             "compact_missing_c": _eager(compact, {"a": kept["a"], "c": np.full(ROWS, 6)}),
             "compact_missing_a": _eager(compact, {"a": np.full(ROWS, 12), "c": kept["c"]}),
             "warmup_compact": compact,
