@@ -167,6 +167,7 @@ def test_saved_model_cli_shows_the_contract(tmp_path, searched):
      ({"a": [f"v{i}" for i in range(13)]}, ValueError, "vocab_size=12"),
      ({"a": ["x", "y", "x"]}, ValueError, "repeats 'x'"),
      ({"a": ["x", "y\nz"]}, ValueError, "line break"),
+     ({"a": ["x", ""]}, ValueError, "is empty"),
      ({"a": ["x", 3]}, TypeError, "must hold strings"),
      ({"a": "xyz"}, TypeError, "list of strings"),
      ({"a": []}, ValueError, "is empty")],

@@ -70,7 +70,9 @@ def export_saved_model(
             the newest existing version (1 for the first). Defaults to
             `None`.
         vocabularies: dict `{field: list of str}` or None. Index `i` of a
-            list is id `i`; those fields take strings. Defaults to `None`.
+            list is id `i` (so at most `vocab_size` distinct, non-empty
+            entries without line breaks); those fields take strings, looked
+            up in the graph. Defaults to `None`.
         prune_gates: bool. Searched models only: also drop columns whose
             gate is <= 0.5 (approximate; see `compact_model`). Defaults to
             `False` (exact fold).

@@ -37,7 +37,8 @@ def check_vocabularies(vocabularies, kept_fields, dropped):
 
     Index `i` of a field's list is id `i`, so the list may not be longer
     than the field's `vocab_size`, may not repeat a value, and (as it is
-    stored one value per line in an asset file) may not hold line breaks.
+    stored one value per line in an asset file) may not hold empty strings
+    or line breaks.
     Vocabularies of dropped fields are accepted and ignored.
     """
     vocabularies = dict(vocabularies or {})
@@ -72,9 +73,11 @@ def check_vocabularies(vocabularies, kept_fields, dropped):
                     f"Vocabulary of field {name!r} repeats {value!r} (index {i})."
                 )
             seen.add(value)
-            if "\n" in value or "\r" in value:
+            if "\n" in value or "\r" in value or not value:
                 raise ValueError(
-                    f"Vocabulary of field {name!r}: entry {i} holds a line break."
+                    f"Vocabulary of field {name!r}: entry {i} ({value!r}) is empty "
+                    "or holds a line break; vocabulary files are one entry per "
+                    "line. Map such values to a token first."
                 )
         checked[name] = values
     return checked
