@@ -1,6 +1,7 @@
 """dimgrow_tf: DimGrow field-level embedding dimension search for Keras 3."""
 
 from dimgrow_tf.callbacks.dimgrow_callback import DimGrowCallback
+from dimgrow_tf.callbacks.dimgrow_tensorboard import DimGrowTensorBoard
 from dimgrow_tf.callbacks.growth_rule import GrowthRule
 from dimgrow_tf.field_config import FieldConfig
 from dimgrow_tf.layers.dimgrow_embedding import DimGrowEmbedding
@@ -9,6 +10,7 @@ from dimgrow_tf.layers.wide_deep import WideDeep
 from dimgrow_tf.models.builders import build_model
 from dimgrow_tf.models.builders import build_search_model
 from dimgrow_tf.models.builders import uniform_fields
+from dimgrow_tf.models.search_report import write_search_report
 from dimgrow_tf.models.search_result import SearchResult
 from dimgrow_tf.optimizers.lazy_adam import LazyAdam
 from dimgrow_tf.resize.field_resize import FieldResize
@@ -20,6 +22,7 @@ __version__ = "0.1.0"
 __all__ = [
     "DimGrowCallback",
     "DimGrowEmbedding",
+    "DimGrowTensorBoard",
     "FieldConfig",
     "FieldResize",
     "FixedFieldEmbedding",
@@ -32,4 +35,5 @@ __all__ = [
     "build_search_model",
     "resize_optimizer_state",
     "uniform_fields",
+    "write_search_report",
 ]
