@@ -3,6 +3,17 @@
 from dimgrow_tf.callbacks.dimgrow_callback import DimGrowCallback
 from dimgrow_tf.callbacks.dimgrow_tensorboard import DimGrowTensorBoard
 from dimgrow_tf.callbacks.growth_rule import GrowthRule
+from dimgrow_tf.data.criteo import CriteoLoader
+from dimgrow_tf.data.csv_loader import CsvLoader
+from dimgrow_tf.data.csv_schema import CsvSchema
+from dimgrow_tf.data.dataset_spec import DatasetSpec
+from dimgrow_tf.data.frappe import FrappeLoader
+from dimgrow_tf.data.load_dataset import load_arrays
+from dimgrow_tf.data.load_dataset import load_dataset
+from dimgrow_tf.data.load_stats import LoadStats
+from dimgrow_tf.data.loader_utils import MalformedRowError
+from dimgrow_tf.data.movielens import MovieLensLoader
+from dimgrow_tf.data.vocabulary import Vocabulary
 from dimgrow_tf.field_config import FieldConfig
 from dimgrow_tf.layers.dimgrow_embedding import DimGrowEmbedding
 from dimgrow_tf.layers.fixed_field_embedding import FixedFieldEmbedding
@@ -20,6 +31,17 @@ from dimgrow_tf.resize.optimizer_surgery import resize_optimizer_state
 __version__ = "0.1.0"
 
 __all__ = [
+    "CriteoLoader",
+    "CsvLoader",
+    "CsvSchema",
+    "DatasetSpec",
+    "FrappeLoader",
+    "LoadStats",
+    "MalformedRowError",
+    "MovieLensLoader",
+    "Vocabulary",
+    "load_arrays",
+    "load_dataset",
     "DimGrowCallback",
     "DimGrowEmbedding",
     "DimGrowTensorBoard",

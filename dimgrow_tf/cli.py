@@ -1,126 +1,215 @@
-"""The `dimgrow` command line: demo, search and retrain."""
+"""The `dimgrow` command line: demo, search, retrain, report and export."""
 
 import argparse
-import json
 import os
 import sys
 
 
 def _positive_int(text):
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
     return value
 
 
+def _non_negative_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}")
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+def _add_training_args(parser, epochs):
+    parser.add_argument("--epochs", type=_positive_int, default=epochs)
+    parser.add_argument("--batch-size", type=_positive_int, default=256)
+    parser.add_argument("--patience", type=_positive_int, default=2,
+                        help="early-stopping patience on val AUC (default 2)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2),
+                        help="Keras progress output (default 1: progress bars)")
+
+
+def _add_search_args(parser):
+    parser.add_argument("--alpha", type=_non_negative_float, default=0.02,
+                        help="gate regulariser strength (default 0.02)")
+    parser.add_argument("--max-dim", type=_positive_int, default=16)
+    parser.add_argument("--check-every", type=_positive_int, default=50,
+                        help="training steps between grow/shrink checks")
+    parser.add_argument("--window", type=_positive_int, default=1,
+                        help="consecutive checks a condition must hold")
+
+
+DATA_HELP = ("a split directory ({train,valid,test}.csv + stats.json) or a "
+             "dataset spec JSON (format criteo|frappe|movielens|csv)")
+
+
 def _parser():
+    from dimgrow_tf.export import export_cli
+
     parser = argparse.ArgumentParser(
-        prog="dimgrow",
-        description="DimGrow embedding dimension search for Keras 3.",
+        prog="dimgrow", description="DimGrow embedding dimension search for Keras 3."
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser(
-        "demo", help="search + retrain on generated data with planted signal"
-    )
+    demo = sub.add_parser("demo", help="generated data: search, retrain, compare "
+                          "with uniform-16, export and answer one prediction")
     demo.add_argument("--rows", type=_positive_int, default=40000)
-    demo.add_argument("--epochs", type=_positive_int, default=8)
     demo.add_argument("--out", default="runs/demo", help="output directory")
-    search = sub.add_parser(
-        "search", help="search + retrain on a split directory (train/valid/test.csv)"
-    )
-    search.add_argument("data", help="directory with {train,valid,test}.csv + stats.json")
-    search.add_argument("--epochs", type=_positive_int, default=10)
+    _add_training_args(demo, epochs=8)
+    _add_search_args(demo)
+    search = sub.add_parser("search", help="run the DimGrow search on a dataset")
+    search.add_argument("data", help=DATA_HELP)
     search.add_argument("--out", default="runs/search", help="output directory")
-    for p in (demo, search):
-        p.add_argument("--alpha", type=float, default=0.02)
-        p.add_argument("--max-dim", type=_positive_int, default=16)
-        p.add_argument("--batch-size", type=_positive_int, default=256)
-        p.add_argument("--check-every", type=_positive_int, default=50)
-        p.add_argument("--seed", type=int, default=0)
-        p.add_argument("--verbose", type=int, default=0, choices=(0, 1, 2))
+    _add_training_args(search, epochs=30)
+    _add_search_args(search)
+    retrain = sub.add_parser("retrain", help="retrain a plain model at the searched dims")
+    retrain.add_argument("data", help=DATA_HELP)
+    retrain.add_argument("--result", required=True, help="search_result.json of a search")
+    retrain.add_argument("--out", default="runs/retrain", help="output directory")
+    retrain.add_argument("--baseline", type=int, default=0, metavar="D",
+                         help="also train uniform-D on the same data and compare")
+    _add_training_args(retrain, epochs=30)
+    report = sub.add_parser("report", help="JSON report and PNG plot of a search result")
+    report.add_argument("result", help="search_result.json of a search")
+    report.add_argument("--out", default=None, help="directory (default: beside result)")
+    export_cli.add_parser(sub)
     return parser
 
 
-def _table(result, metrics, baseline):
-    lines = [f"{'field':<24}{'vocab':>10}{'dim':>6}  final gates"]
-    for f in result.fields:
-        gates = " ".join(f"{g:.2f}" for g in result.gates.get(f.name, []))
-        lines.append(f"{f.name:<24}{f.vocab_size:>10}{f.dim:>6}  {gates}")
-    n = len(result.fields)
-    lines.append(
-        f"total dims {result.total_dims} (uniform-16: {16 * n}); embedding "
-        f"params {result.embedding_params:,} "
-        f"(uniform-16: {16 * sum(f.vocab_size for f in result.fields):,})"
-    )
-    lines.append(
-        f"test AUC {metrics['auc']:.4f} logloss {metrics['logloss']:.4f} | "
-        f"uniform-16 AUC {baseline['auc']:.4f} logloss {baseline['logloss']:.4f}"
-    )
-    return "\n".join(lines)
+def _fail(message):
+    print(f"dimgrow: error: {message}", file=sys.stderr)
+    return 2
 
 
-def _run(args, fields, splits):
-    from dimgrow_tf.models.builders import uniform_fields
+def _load_data(path, out):
+    """Returns `(fields, splits)` for a split directory or a spec JSON."""
+    if os.path.isdir(path):
+        from dimgrow_tf.data.datasets import load_split_dir
+
+        return load_split_dir(path)
+    if path.endswith(".json") and os.path.isfile(path):
+        from dimgrow_tf.data.load_dataset import load_arrays
+
+        data = load_arrays(path)
+        for name, stats in data.stats.items():
+            print(f"{name}: {stats.summary()}")
+        os.makedirs(out, exist_ok=True)
+        data.vocabulary.save(os.path.join(out, "vocabulary.json"))
+        return data.fields, data.splits
+    raise ValueError(f"{path!r} is neither a split directory nor a dataset spec .json")
+
+
+def _settings(args):
     from dimgrow_tf.models.search_and_retrain import TrainSettings
-    from dimgrow_tf.models.search_and_retrain import evaluate
-    from dimgrow_tf.models.search_and_retrain import run_search
-    from dimgrow_tf.models.search_and_retrain import train_fixed
 
-    settings = TrainSettings(
-        batch_size=args.batch_size, epochs=args.epochs, seed=args.seed
-    )
-    train, valid, test = splits["train"], splits["valid"], splits["test"]
-    print(f"Searching dims for {len(fields)} fields on {len(train[1]):,} rows ...")
+    return TrainSettings(batch_size=args.batch_size, epochs=args.epochs,
+                         patience=args.patience, seed=args.seed)
+
+
+def _search(args, fields, splits):
+    from dimgrow_tf.cli_utils import dims_table
+    from dimgrow_tf.models.search_and_retrain import run_search
+
+    print(f"Searching dims for {len(fields)} fields on {len(splits['train'][1]):,} rows ...")
     result, info = run_search(
-        fields, train, valid, settings, alpha=args.alpha,
+        fields, splits["train"], splits["valid"], _settings(args), alpha=args.alpha,
         callback_kwargs={"max_dim": args.max_dim, "check_every": args.check_every,
-                         "verbose": args.verbose},
-        verbose=args.verbose,
+                         "window": args.window, "verbose": int(args.verbose > 0)},
+        verbose=args.verbose, save_model=os.path.join(args.out, "search_model.keras"),
     )
-    print(f"Search: {info['epochs']} epochs, {info['resizes']} resizes, "
-          f"{info['seconds']:.1f}s. Retraining at the final dims ...")
-    model, _ = train_fixed(result, train, valid, settings, verbose=args.verbose)
-    metrics = evaluate(model, test)
-    baseline_model, _ = train_fixed(
-        uniform_fields(fields, 16), train, valid, settings, verbose=args.verbose
-    )
-    baseline = evaluate(baseline_model, test)
     os.makedirs(args.out, exist_ok=True)
     result.save(os.path.join(args.out, "search_result.json"))
+    print(f"Search: {info['epochs']} epochs, {info['resizes']} resizes, "
+          f"{info['seconds']:.1f}s.")
+    print(dims_table(result))
+    print(f"Wrote {args.out}/search_result.json and search_model.keras")
+    return result
+
+
+def _retrain(args, result, splits, baseline_dim):
+    from dimgrow_tf.cli_utils import metrics_line
+    from dimgrow_tf.cli_utils import write_json
+    from dimgrow_tf.models.builders import uniform_fields
+    from dimgrow_tf.models.search_and_retrain import evaluate
+    from dimgrow_tf.models.search_and_retrain import train_fixed
+
+    settings = _settings(args)
+    print("Retraining a plain model at the searched dims ...")
+    model, info = train_fixed(result, splits["train"], splits["valid"], settings,
+                              verbose=args.verbose)
+    metrics = {"dimgrow": evaluate(model, splits["test"]), "retrain_seconds": info["seconds"],
+               "total_dims": result.total_dims, "embedding_params": result.embedding_params}
+    if baseline_dim:
+        base_fields = uniform_fields(result.fields, baseline_dim)
+        print(f"Training uniform-{baseline_dim} for comparison ...")
+        base, _ = train_fixed(base_fields, splits["train"], splits["valid"], settings,
+                              verbose=args.verbose)
+        metrics[f"uniform{baseline_dim}"] = evaluate(base, splits["test"])
+    os.makedirs(args.out, exist_ok=True)
     model.save(os.path.join(args.out, "retrained.keras"))
-    with open(os.path.join(args.out, "metrics.json"), "w") as fh:
-        json.dump({"dimgrow": metrics, "uniform16": baseline,
-                   "search_seconds": info["seconds"]}, fh, indent=1)
-    print(_table(result, metrics, baseline))
-    print(f"Wrote {args.out}/search_result.json, retrained.keras, metrics.json")
-    return 0
+    write_json(os.path.join(args.out, "metrics.json"), metrics)
+    print(metrics_line(metrics, baseline_dim))
+    print(f"Wrote {args.out}/retrained.keras and metrics.json")
+    return model
+
+
+def _demo(args):
+    from dimgrow_tf.data.synthetic import make_synthetic_ctr
+    from dimgrow_tf.data.synthetic import split_rows
+    from dimgrow_tf.export import export_cli
+
+    features, labels, fields = make_synthetic_ctr(num_rows=args.rows, seed=args.seed)
+    splits = dict(zip(("train", "valid", "test"), split_rows(features, labels, seed=args.seed)))
+    result = _search(args, fields, splits)
+    _retrain(args, result, splits, baseline_dim=16)
+    print("Exporting the retrained model for TF Serving and answering one request ...")
+    return export_cli.run(argparse.Namespace(
+        model=os.path.join(args.out, "retrained.keras"),
+        export_base=os.path.join(args.out, "export"), name="dimgrow", version=None,
+        vocab=None, prune_gates=False, no_warmup=False, predict=True, row=None,
+    ))
 
 
 def main(argv=None):
     args = _parser().parse_args(argv)
-    if args.alpha < 0:
-        print("dimgrow: error: --alpha must be >= 0", file=sys.stderr)
-        return 2
-    if args.command == "demo":
-        from dimgrow_tf.data.synthetic import make_synthetic_ctr
-        from dimgrow_tf.data.synthetic import split_rows
-
-        features, labels, fields = make_synthetic_ctr(
-            num_rows=args.rows, seed=args.seed
-        )
-        parts = split_rows(features, labels, seed=args.seed)
-        return _run(args, fields, dict(zip(("train", "valid", "test"), parts)))
-    from dimgrow_tf.data.datasets import load_split_dir
-
-    if not os.path.isdir(args.data):
-        print(f"dimgrow: error: {args.data!r} is not a directory", file=sys.stderr)
-        return 2
     try:
-        fields, splits = load_split_dir(args.data)
-    except (OSError, ValueError) as err:
-        print(f"dimgrow: error: {err}", file=sys.stderr)
-        return 2
-    return _run(args, fields, splits)
+        if args.command == "demo":
+            return _demo(args)
+        if args.command == "export":
+            from dimgrow_tf.export import export_cli
+
+            return export_cli.run(args)
+        if args.command == "report":
+            from dimgrow_tf.cli_utils import dims_table
+            from dimgrow_tf.models.search_report import write_search_report
+            from dimgrow_tf.models.search_result import SearchResult
+
+            result = SearchResult.load(args.result)
+            out = args.out or os.path.dirname(os.path.abspath(args.result))
+            paths = write_search_report(result, out)
+            print(dims_table(result))
+            print(f"Wrote {paths['json']} and {paths['png']}")
+            return 0
+        fields, splits = _load_data(args.data, args.out)
+        if args.command == "search":
+            _search(args, fields, splits)
+            return 0
+        from dimgrow_tf.models.search_result import SearchResult
+
+        result = SearchResult.load(args.result)
+        names = [f.name for f in fields]
+        if [f.name for f in result.fields] != names:
+            return _fail(f"{args.result} was searched on fields "
+                         f"{[f.name for f in result.fields]}, the data has {names}")
+        _retrain(args, result, splits, baseline_dim=args.baseline)
+        return 0
+    except (OSError, ValueError, KeyError) as err:
+        return _fail(err)
 
 
 if __name__ == "__main__":

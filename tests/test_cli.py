@@ -3,34 +3,72 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
+
+from dimgrow_tf.data.synthetic import make_synthetic_ctr
+from dimgrow_tf.data.synthetic import split_rows
 
 
 def _run(*args, cwd):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     return subprocess.run(
-        [sys.executable, "-m", "dimgrow_tf.cli", *args],
+        [sys.executable, "-m", "dimgrow_tf.cli", *map(str, args)],
         cwd=cwd, env=env, capture_output=True, text=True, timeout=600,
     )
 
 
-def test_demo_end_to_end(tmp_path):
-    proc = _run("demo", "--rows", "4000", "--epochs", "2", "--out", str(tmp_path / "o"), cwd=tmp_path)
+def _split_dir(path):
+    features, labels, fields = make_synthetic_ctr(num_rows=3000, vocab_size=50, seed=2)
+    path.mkdir()
+    (path / "stats.json").write_text(json.dumps(
+        {"fields": [f.name for f in fields], "vocab": {f.name: f.vocab_size for f in fields}}))
+    for split, (x, y) in zip(("train", "valid", "test"), split_rows(features, labels)):
+        table = np.column_stack([y.astype(int)] + [x[f.name] for f in fields])
+        header = ",".join(["label"] + [f.name for f in fields])
+        np.savetxt(path / f"{split}.csv", table, fmt="%d", delimiter=",", header=header, comments="")
+    return fields
+
+
+def test_demo_end_to_end_exports_and_answers(tmp_path):
+    proc = _run("demo", "--rows", "4000", "--epochs", "2", "--verbose", "0",
+                "--out", tmp_path / "o", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "total dims" in proc.stdout and "test AUC" in proc.stdout
-    for name in ("signal_0", "noise_2"):
-        assert name in proc.stdout
+    assert "total dims" in proc.stdout and "uniform-16 AUC" in proc.stdout
+    answer = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert 0.0 < answer["probability"] < 1.0
     metrics = json.loads((tmp_path / "o" / "metrics.json").read_text())
-    assert 0.0 <= metrics["dimgrow"]["auc"] <= 1.0
-    result = json.loads((tmp_path / "o" / "search_result.json").read_text())
-    assert len(result["fields"]) == 6
+    assert 0.0 <= metrics["dimgrow"]["auc"] <= 1.0 and "uniform16" in metrics
+    assert os.path.isdir(tmp_path / "o" / "export" / "dimgrow" / "1")
+
+
+def test_search_retrain_report_on_a_split_directory(tmp_path):
+    fields = _split_dir(tmp_path / "data")
+    out = tmp_path / "run"
+    proc = _run("search", tmp_path / "data", "--epochs", "2", "--verbose", "0",
+                "--check-every", "5", "--out", out, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads((out / "search_result.json").read_text())
+    assert [f["name"] for f in result["fields"]] == [f.name for f in fields]
+    assert (out / "search_model.keras").is_file()
+    proc = _run("retrain", tmp_path / "data", "--result", out / "search_result.json",
+                "--epochs", "1", "--baseline", "4", "--verbose", "0", "--out", out, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics) >= {"dimgrow", "uniform4"}
+    proc = _run("report", out / "search_result.json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert (out / "search_report.json").is_file() and (out / "dims_over_steps.png").is_file()
 
 
 @pytest.mark.parametrize(
     "args, message",
     [(("demo", "--rows", "0"), "positive integer"),
-     (("search", "/nonexistent/dir"), "is not a directory"),
-     (("demo", "--alpha", "-1"), "--alpha must be >= 0")],
+     (("demo", "--alpha", "-1"), "must be >= 0"),
+     (("search", "/nonexistent/dir"), "neither a split directory nor a dataset spec"),
+     (("retrain", "/nonexistent/dir"), "--result"),
+     (("report", "/nonexistent/result.json"), "No such file"),
+     (("export", "/nonexistent/model.keras"), "is not a file")],
 )
 def test_bad_arguments_exit_2(tmp_path, args, message):
     proc = _run(*args, cwd=tmp_path)

@@ -1,6 +1,7 @@
 """End-to-end helpers: run a search, retrain at the final dims, evaluate."""
 
 import dataclasses
+import os
 import time
 
 import keras
@@ -69,8 +70,11 @@ def _early_stopping(settings):
 
 
 def run_search(fields, train, valid, settings=TrainSettings(), alpha=0.02,
-               callback_kwargs=None, verbose=0):
-    """Searches dims on `train`, monitoring `valid`; returns `(result, info)`."""
+               callback_kwargs=None, verbose=0, save_model=None):
+    """Searches dims on `train`, monitoring `valid`; returns `(result, info)`.
+
+    `save_model`: optional `.keras` path for the searched model.
+    """
     keras.utils.set_random_seed(settings.seed)
     model, emb = build_search_model(
         fields, backbone=settings.backbone, output_dim=settings.output_dim,
@@ -86,6 +90,9 @@ def run_search(fields, train, valid, settings=TrainSettings(), alpha=0.02,
         shuffle=False,
         verbose=verbose,
     )
+    if save_model:
+        os.makedirs(os.path.dirname(os.path.abspath(save_model)), exist_ok=True)
+        model.save(save_model)
     info = {
         "seconds": time.perf_counter() - start,
         "epochs": len(history.history["loss"]),
