@@ -103,6 +103,22 @@ def run_search(fields, train, valid, settings=TrainSettings(), alpha=0.02,
     return search.result(), info
 
 
+def run_supernet_search(fields, train, valid, settings=TrainSettings(), alpha=0.02,
+                        width=16, verbose=0):
+    """The SuperNet-prune baseline: every field at `width` from the start.
+
+    Same per-dimension ShuffleGates and regulariser as DimGrow, but never
+    resized (`low=0, high=1` can never trigger); the final dims are the
+    gates > 0.5 at the best epoch (the reference's `prune_shuffle_dim`).
+    Returns `(result, info)` like `run_search`.
+    """
+    wide = [f.with_dim(width) for f in fields]
+    return run_search(
+        wide, train, valid, settings, alpha=alpha,
+        callback_kwargs={"low": 0.0, "high": 1.0, "max_dim": width}, verbose=verbose,
+    )
+
+
 def train_fixed(fields_or_result, train, valid, settings=TrainSettings(), verbose=0):
     """Trains a fixed-width model with early stopping; returns `(model, info)`."""
     keras.utils.set_random_seed(settings.seed)
