@@ -7,6 +7,12 @@ from keras import ops
 from dimgrow_tf.field_config import FieldConfig
 from dimgrow_tf.field_config import check_unique_fields
 from dimgrow_tf.layers import shuffle_gate_utils as sg
+from dimgrow_tf.layers.dimgrow_embedding_utils import KINDS
+from dimgrow_tf.layers.dimgrow_embedding_utils import FieldVariables
+from dimgrow_tf.layers.dimgrow_embedding_utils import LayerHooks
+from dimgrow_tf.layers.dimgrow_embedding_utils import check_layer_args
+from dimgrow_tf.layers.dimgrow_embedding_utils import constant_initializer
+from dimgrow_tf.layers.dimgrow_embedding_utils import variable_specs
 from dimgrow_tf.layers.input_utils import check_id_range
 from dimgrow_tf.layers.input_utils import gather_rows
 from dimgrow_tf.layers.input_utils import split_field_inputs
@@ -18,35 +24,7 @@ from dimgrow_tf.resize.resize_utils import remap_tensor
 from dimgrow_tf.resize.resize_utils import replace_tracked_variable
 from dimgrow_tf.resize.resize_utils import unlocked
 
-# Per field: variable kind -> (axis that holds the field's columns, trainable).
-_KINDS = {
-    "embeddings": (1, True),
-    "projection": (0, True),
-    "gate_logits": (0, True),
-    "moving_mean": (0, False),
-}
 _MOMENTUM = 0.99
-
-
-class _FieldVariables:
-    """Plain holder (not tracked by Keras) of each field's variables."""
-
-    def __init__(self):
-        self.by_field = {}
-
-
-class _Hooks:
-    """Callables a search callback registers on the layer (not saved).
-
-    `on_resize(remaps)` runs after a load changed widths; `state_provider()`
-    returns JSON-able state saved with the weights; `state_consumer(state)`
-    receives it back on load.
-    """
-
-    def __init__(self):
-        self.on_resize = None
-        self.state_provider = None
-        self.state_consumer = None
 
 
 @keras.saving.register_keras_serializable(package="dimgrow_tf")
@@ -120,26 +98,7 @@ class DimGrowEmbedding(keras.layers.Layer):
             for f in fields
         ]
         check_unique_fields(fields)
-        if isinstance(output_dim, bool) or not isinstance(output_dim, int):
-            raise ValueError(
-                "`output_dim` must be a positive integer. "
-                f"Received: output_dim={output_dim!r}"
-            )
-        if output_dim < 1:
-            raise ValueError(
-                f"`output_dim` must be positive. Received: output_dim={output_dim}"
-            )
-        if not float(alpha) >= 0.0:
-            raise ValueError(f"`alpha` must be >= 0. Received: alpha={alpha}")
-        if regularizer not in sg.REGULARIZERS:
-            raise ValueError(
-                f"`regularizer` must be one of {sg.REGULARIZERS}. "
-                f"Received: regularizer={regularizer!r}"
-            )
-        if not float(temperature) > 0.0:
-            raise ValueError(
-                f"`temperature` must be > 0. Received: temperature={temperature}"
-            )
+        check_layer_args(output_dim, alpha, regularizer, temperature)
         self._fields = {f.name: f for f in fields}
         self.output_dim = output_dim
         self.alpha = float(alpha)
@@ -147,8 +106,8 @@ class DimGrowEmbedding(keras.layers.Layer):
         self.temperature = float(temperature)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
-        self._vars = _FieldVariables()
-        self.hooks = _Hooks()
+        self._vars = FieldVariables()
+        self.hooks = LayerHooks()
         self.gates_trainable = True
         self.resize_count = 0
 
@@ -196,24 +155,14 @@ class DimGrowEmbedding(keras.layers.Layer):
 
     def _make_field_variables(self, field, width, values=None):
         values = values or {}
-        shapes = {
-            "embeddings": (field.vocab_size, width),
-            "projection": (width, self.output_dim),
-            "gate_logits": (width,),
-            "moving_mean": (width,),
-        }
-        initializers = {
-            "embeddings": keras.initializers.RandomNormal(stddev=0.01),
-            "projection": "glorot_uniform",
-            "gate_logits": "zeros",
-            "moving_mean": "zeros",
-        }
+        specs = variable_specs(field, width, self.output_dim)
         created = {}
-        for kind, (_, trainable) in _KINDS.items():
+        for kind, (_, trainable) in KINDS.items():
+            shape, default = specs[kind]
             init = values.get(kind)
             created[kind] = self.add_weight(
-                shape=shapes[kind],
-                initializer=initializers[kind] if init is None else _constant(init),
+                shape=shape,
+                initializer=default if init is None else constant_initializer(init),
                 trainable=trainable,
                 aggregation="none" if trainable else "mean",
                 name=f"{field.name}_{kind}",
@@ -322,7 +271,7 @@ class DimGrowEmbedding(keras.layers.Layer):
             "projection": (change.grow, self.output_dim),
         }
         values = {}
-        for kind, (axis, _) in _KINDS.items():
+        for kind, (axis, _) in KINDS.items():
             fill = None
             if kind in fresh and change.grow:
                 fill = keras.ops.convert_to_tensor(init(fresh[kind]))
@@ -333,7 +282,7 @@ class DimGrowEmbedding(keras.layers.Layer):
         with unlocked(self):
             new = self._make_field_variables(field, change.new_width, values)
         remaps = []
-        for kind, (axis, _) in _KINDS.items():
+        for kind, (axis, _) in KINDS.items():
             replace_tracked_variable(self, old[kind], new[kind])
             remaps.append(
                 VariableRemap(old[kind], new[kind], axis, change.keep, change.grow)
@@ -374,9 +323,3 @@ class DimGrowEmbedding(keras.layers.Layer):
         config["fields"] = [FieldConfig.from_config(f) for f in config["fields"]]
         return cls(**config)
 
-
-def _constant(value):
-    def initializer(shape, dtype=None):
-        return keras.ops.cast(value, dtype or value.dtype)
-
-    return initializer

@@ -1,0 +1,70 @@
+"""Helpers of DimGrowEmbedding: argument checks, variable specs, holders."""
+
+import keras
+
+from dimgrow_tf.layers import shuffle_gate_utils as sg
+
+# Per field: variable kind -> (axis that holds the field's columns, trainable).
+KINDS = {
+    "embeddings": (1, True),
+    "projection": (0, True),
+    "gate_logits": (0, True),
+    "moving_mean": (0, False),
+}
+
+
+class FieldVariables:
+    """Plain holder (not tracked by Keras) of each field's variables."""
+
+    def __init__(self):
+        self.by_field = {}
+
+
+class LayerHooks:
+    """Callables a search callback registers on the layer (not saved).
+
+    `on_resize(remaps)` runs after a load changed widths; `state_provider()`
+    returns JSON-able state saved with the weights; `state_consumer(state)`
+    receives it back on load.
+    """
+
+    def __init__(self):
+        self.on_resize = None
+        self.state_provider = None
+        self.state_consumer = None
+
+
+def check_layer_args(output_dim, alpha, regularizer, temperature):
+    """Raises a ValueError naming the first bad constructor argument."""
+    if isinstance(output_dim, bool) or not isinstance(output_dim, int) or output_dim < 1:
+        raise ValueError(
+            f"`output_dim` must be a positive integer. Received: output_dim={output_dim!r}"
+        )
+    if not float(alpha) >= 0.0:
+        raise ValueError(f"`alpha` must be >= 0. Received: alpha={alpha}")
+    if regularizer not in sg.REGULARIZERS:
+        raise ValueError(
+            f"`regularizer` must be one of {sg.REGULARIZERS}. "
+            f"Received: regularizer={regularizer!r}"
+        )
+    if not float(temperature) > 0.0:
+        raise ValueError(f"`temperature` must be > 0. Received: temperature={temperature}")
+
+
+def variable_specs(field, width, output_dim):
+    """`{kind: (shape, default initializer)}` of a field at `width`."""
+    return {
+        "embeddings": ((field.vocab_size, width), keras.initializers.RandomNormal(stddev=0.01)),
+        "projection": ((width, output_dim), "glorot_uniform"),
+        "gate_logits": ((width,), "zeros"),
+        "moving_mean": ((width,), "zeros"),
+    }
+
+
+def constant_initializer(value):
+    """An initializer returning the tensor `value` (no NumPy copy)."""
+
+    def initializer(shape, dtype=None):
+        return keras.ops.cast(value, dtype or value.dtype)
+
+    return initializer
