@@ -67,3 +67,49 @@ def test_mirrored_strategy_search_resizes_and_retrain(tmp_path, optimizer):
     assert out["table_type"] == "MirroredVariable" and out["slot_type"] == "MirroredVariable"
     assert out["loss"][1] < out["loss"][0] and all(l == l for l in out["loss"])
     assert out["pred_shape"] == [1024, 1]
+
+
+MWMS_SCRIPT = textwrap.dedent('''
+    import json, os, sys
+    index, ports = int(sys.argv[1]), sys.argv[2].split(",")
+    os.environ["TF_CONFIG"] = json.dumps({
+        "cluster": {"worker": [f"localhost:{p}" for p in ports]},
+        "task": {"type": "worker", "index": index}})
+    import keras, numpy as np, tensorflow as tf
+    strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    x = {"a": np.arange(256) % 10, "b": np.arange(256) % 7}
+    y = (np.arange(256) % 2).astype("float32")
+    with strategy.scope():
+        inputs = {n: keras.Input((), dtype="int32", name=n) for n in "ab"}
+        h = keras.layers.Concatenate()([keras.layers.Embedding(10, 2)(inputs["a"]),
+                                        keras.layers.Embedding(7, 2)(inputs["b"])])
+        model = keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(h))
+        model.compile("adam", "binary_crossentropy")
+    try:
+        model.fit(tf.data.Dataset.from_tensor_slices((x, y)).batch(32), epochs=1, verbose=0)
+        print("FIT_OK")
+    except ValueError as err:
+        print("FIT_FAILED", str(err).splitlines()[0][:80])
+''')
+
+
+def test_multiworker_strategy_is_an_upstream_keras3_limitation(tmp_path):
+    """Keras 3 `fit` fails under MultiWorkerMirroredStrategy for dict inputs
+    even without dimgrow_tf (keras-team/keras#20585, tensorflow#72388). If
+    this starts passing, multi-worker search can be enabled and tested."""
+    import socket
+
+    script = tmp_path / "mwms.py"
+    script.write_text(MWMS_SCRIPT)
+    ports = []
+    for _ in range(2):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            ports.append(str(s.getsockname()[1]))
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    procs = [subprocess.Popen([sys.executable, str(script), str(i), ",".join(ports)],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for i in range(2)]
+    outs = [p.communicate(timeout=300)[0] for p in procs]
+    for out in outs:
+        assert "FIT_FAILED Attempt to convert a value" in out, out[-2000:]
