@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Sets up the environments and runs the project's jobs.
 #   bash dev.sh demo   - set up .venv, then search + retrain on generated data
-#   bash dev.sh test   - set up .venv, then run the whole test suite
-#   bash dev.sh setup  - set up .venv only
+#   bash dev.sh test   - set up .venv and .venv-tfx, then run the whole test suite
+#   bash dev.sh test-tfx - set up .venv-tfx, then run only the TFX pipeline tests
+#   bash dev.sh setup  - set up both environments
 set -euo pipefail
 cd "$(dirname "$0")"
 export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
@@ -30,11 +31,18 @@ setup_core() {
   fi
 }
 
+setup_tfx() { bash pipelines/setup_tfx_env.sh; }
+
 cmd="${1:-}"
 shift || true
 case "$cmd" in
-  setup) setup_core ;;
+  setup) setup_core; setup_tfx ;;
   demo)  setup_core; exec "$VENV/bin/dimgrow" demo "$@" ;;
-  test)  setup_core; exec "$VENV/bin/python" -m pytest -q "$@" ;;
-  *) echo "usage: bash dev.sh {setup|demo|test} [args]" >&2; exit 2 ;;
+  test)  setup_core; setup_tfx
+         rc=0
+         "$VENV/bin/python" -m pytest -q "$@" || rc=$?
+         .venv-tfx/bin/python -m pytest -q pipelines/tests || rc=$?
+         exit $rc ;;
+  test-tfx) setup_tfx; exec .venv-tfx/bin/python -m pytest -q pipelines/tests "$@" ;;
+  *) echo "usage: bash dev.sh {setup|demo|test|test-tfx} [args]" >&2; exit 2 ;;
 esac

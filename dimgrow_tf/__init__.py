@@ -14,6 +14,8 @@ from dimgrow_tf.data.load_stats import LoadStats
 from dimgrow_tf.data.loader_utils import MalformedRowError
 from dimgrow_tf.data.movielens import MovieLensLoader
 from dimgrow_tf.data.vocabulary import Vocabulary
+from dimgrow_tf.export.compact_model import compact_model
+from dimgrow_tf.export.export_saved_model import export_saved_model
 from dimgrow_tf.field_config import FieldConfig
 from dimgrow_tf.layers.dimgrow_embedding import DimGrowEmbedding
 from dimgrow_tf.layers.fixed_field_embedding import FixedFieldEmbedding
@@ -55,6 +57,8 @@ __all__ = [
     "apply_resize",
     "build_model",
     "build_search_model",
+    "compact_model",
+    "export_saved_model",
     "resize_optimizer_state",
     "uniform_fields",
     "write_search_report",
