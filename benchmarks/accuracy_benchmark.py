@@ -141,7 +141,7 @@ def main():
     parser.add_argument("--patience", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--check-every", type=int, default=50)
-    parser.add_argument("--window", type=int, default=1)
+    parser.add_argument("--window", type=int, default=2)
     parser.add_argument("--alpha", type=float, default=None)
     parser.add_argument("--uniform-dim", type=int, default=16)
     parser.add_argument("--splits", default=SPLITS)

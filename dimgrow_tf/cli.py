@@ -41,7 +41,7 @@ def _add_search_args(parser):
     parser.add_argument("--max-dim", type=_positive_int, default=16)
     parser.add_argument("--check-every", type=_positive_int, default=50,
                         help="training steps between grow/shrink checks")
-    parser.add_argument("--window", type=_positive_int, default=1,
+    parser.add_argument("--window", type=_positive_int, default=2,
                         help="consecutive checks a condition must hold")
 
 

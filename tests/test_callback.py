@@ -26,7 +26,7 @@ def test_certain_growth_widths_logs_and_history():
     model, emb = make_search_model(FIELDS)
     x, y = random_batch(FIELDS, 160)
     # high=0.001: every gate passes, so each check grows every field.
-    search = dg.DimGrowCallback(emb, max_dim=4, low=0.0, high=0.001, check_every=2,
+    search = dg.DimGrowCallback(emb, max_dim=4, low=0.0, high=0.001, check_every=2, window=1,
                                 monitor="loss")
     traces = _CountTraces()
     history = model.fit(x, y, batch_size=32, epochs=2, verbose=0,
@@ -57,7 +57,7 @@ def test_shrink_drops_the_column_whose_gate_collapsed():
         def on_train_batch_end(self, batch, logs=None):
             seen["table"] = emb.field_variables("a")["embeddings"].numpy().copy()
 
-    search = dg.DimGrowCallback(emb, check_every=1)
+    search = dg.DimGrowCallback(emb, check_every=1, window=1)
     with pytest.warns(UserWarning, match="val_auc"):
         model.fit(x, y, batch_size=64, epochs=1, verbose=0, callbacks=[Probe(), search])
     assert emb.dims["a"] == 2
@@ -81,7 +81,8 @@ def test_result_is_json_and_reads_best_epoch():
     model, emb = make_search_model(FIELDS)
     x, y = random_batch(FIELDS, 128)
     valid = to_dataset(*random_batch(FIELDS, 64, seed=1), 64)
-    search = dg.DimGrowCallback(emb, high=0.001, low=0.0, check_every=4, max_dim=3)
+    search = dg.DimGrowCallback(emb, high=0.001, low=0.0, check_every=4, max_dim=3,
+                                window=1)
     model.fit(x, y, batch_size=32, epochs=3, verbose=0, validation_data=valid,
               callbacks=[search])
     result = search.result()
@@ -100,7 +101,7 @@ def test_darts_gate_updates_use_gate_data_only():
     model, emb = make_search_model(FIELDS)
     x, y = random_batch(FIELDS, 64)
     gate_data = to_dataset(*random_batch(FIELDS, 64, seed=2), 16)
-    search = dg.DimGrowCallback(emb, gate_data=gate_data, high=0.001, low=0.0,
+    search = dg.DimGrowCallback(emb, gate_data=gate_data, high=0.001, low=0.0, window=1,
                                 check_every=2, max_dim=3, monitor="loss")
 
     class Probe(keras.callbacks.Callback):
@@ -123,6 +124,7 @@ def test_callback_config_round_trip_and_validation():
     again = dg.DimGrowCallback.from_config(config, layer=emb)
     assert again.get_config() == search.get_config()
     assert again.rule == dg.GrowthRule(max_dim=8, window=2)
+    assert dg.DimGrowCallback(emb).rule.window == 2, "documented default"
     with pytest.raises(ValueError, match="check_every"):
         dg.DimGrowCallback(emb, check_every=0)
     with pytest.raises(TypeError, match="DimGrowEmbedding"):

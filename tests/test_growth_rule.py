@@ -10,7 +10,7 @@ def _fields(**dims):
 
 
 def test_grow_when_every_gate_above_high():
-    rule = dg.GrowthRule()
+    rule = dg.GrowthRule(window=1)
     plan, streaks = rule.decide(
         _fields(a=2, b=2), {"a": np.array([0.7, 0.65]), "b": np.array([0.9, 0.5])}, {}
     )
@@ -19,12 +19,12 @@ def test_grow_when_every_gate_above_high():
 
 
 def test_shrink_drops_the_collapsed_column_not_the_last():
-    plan, _ = dg.GrowthRule().decide(_fields(a=3), {"a": np.array([0.9, 0.001, 0.8])}, {})
+    plan, _ = dg.GrowthRule(window=1).decide(_fields(a=3), {"a": np.array([0.9, 0.001, 0.8])}, {})
     assert plan == {"a": dg.FieldResize((0, 2))}
 
 
 def test_shrink_never_empties_a_field_and_keeps_width_one():
-    plan, _ = dg.GrowthRule().decide(
+    plan, _ = dg.GrowthRule(window=1).decide(
         _fields(a=2, b=1), {"a": np.array([0.002, 0.005]), "b": np.array([0.0])}, {}
     )
     assert plan == {"a": dg.FieldResize((1,))}
@@ -43,13 +43,13 @@ def test_window_requires_consecutive_checks():
 
 
 def test_budget_and_max_dims():
-    rule = dg.GrowthRule(budget=5, max_dim=3)
+    rule = dg.GrowthRule(budget=5, max_dim=3, window=1)
     fields = _fields(a=2, b=2, c=3) + [dg.FieldConfig("d", 5, dim=1, max_dim=1)]
     gates = {"a": np.array([0.7, 0.9]), "b": np.array([0.95, 0.8]),
              "c": np.array([0.9] * 3), "d": np.array([0.99])}
     # total 8 > budget: nobody grows; c is at max_dim; d at its own max_dim.
     assert rule.decide(fields, gates, {})[0] == {}
-    rule = dg.GrowthRule(budget=9, max_dim=3)
+    rule = dg.GrowthRule(budget=9, max_dim=3, window=1)
     plan, _ = rule.decide(fields, gates, {})
     assert plan == {"b": dg.FieldResize((0, 1), grow=1)}, "highest min gate first"
 

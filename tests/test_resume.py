@@ -18,7 +18,7 @@ FIELDS = [dg.FieldConfig("a", 20), dg.FieldConfig("b", 7, max_dim=2)]
 def _grown(tmp_path):
     model, emb = make_search_model(FIELDS)
     x, y = random_batch(FIELDS, 128)
-    search = dg.DimGrowCallback(emb, max_dim=4, high=0.001, low=0.0, check_every=2,
+    search = dg.DimGrowCallback(emb, max_dim=4, high=0.001, low=0.0, check_every=2, window=1,
                                 monitor="loss")
     model.fit(x, y, batch_size=32, epochs=2, verbose=0, callbacks=[search])
     path = str(tmp_path / "ckpt.weights.h5")
@@ -64,7 +64,7 @@ SCRIPT = textwrap.dedent('''
                                       vocab_size=30, seed=3)
     train = tf.data.Dataset.from_tensor_slices((x, y)).batch(100)
     model, emb = dg.build_search_model(fields, backbone="mlp", seed=5, output_dim=8)
-    search = dg.DimGrowCallback(emb, high=0.52, low=0.3, check_every=4, max_dim=4,
+    search = dg.DimGrowCallback(emb, high=0.52, low=0.3, check_every=4, max_dim=4, window=1,
                                 monitor="loss")
 
     class Kill(keras.callbacks.Callback):

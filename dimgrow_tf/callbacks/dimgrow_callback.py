@@ -47,8 +47,9 @@ class DimGrowCallback(keras.callbacks.Callback):
         low: float. Shrink threshold. Defaults to `0.01`.
         high: float. Grow threshold. Defaults to `0.6`.
         budget: int. Cap on the total width. Defaults to `1000`.
-        window: int. Consecutive checks a condition must hold. Defaults to
-            `1`.
+        window: int. Consecutive checks a condition must hold (the
+            consistency window; 2 was best in our Frappe runs, see README).
+            Defaults to `2`.
         check_every: int. Training steps between checks. Defaults to `50`.
         monitor: str. Metric picking the best epoch. Defaults to
             `"val_auc"`; if missing, a warning lists the available keys and
@@ -78,7 +79,7 @@ class DimGrowCallback(keras.callbacks.Callback):
         low=0.01,
         high=0.6,
         budget=1000,
-        window=1,
+        window=2,
         check_every=50,
         monitor="val_auc",
         mode="auto",

@@ -55,12 +55,12 @@ class Hyperparameters:
         high: float. Grow threshold. Defaults to `0.6`.
         budget: int. Cap on the total width. Defaults to `1000`.
         window: int. Consecutive checks a condition must hold. Defaults
-            to `1`.
+            to `2` (`GrowthRule`'s default).
         seed: int. Defaults to `0`.
     """
 
     alpha: float = 0.02
-    max_dim: int = 16
+    max_dim: int = dg.GrowthRule.max_dim
     epochs: int = 10
     retrain_epochs: Optional[int] = None
     patience: int = 2
@@ -71,10 +71,10 @@ class Hyperparameters:
     backbone: str = "wide_deep"
     regularizer: str = "reference"
     check_every: int = 50
-    low: float = 0.01
-    high: float = 0.6
-    budget: int = 1000
-    window: int = 1
+    low: float = dg.GrowthRule.low
+    high: float = dg.GrowthRule.high
+    budget: int = dg.GrowthRule.budget
+    window: int = dg.GrowthRule.window
     seed: int = 0
 
     @classmethod
