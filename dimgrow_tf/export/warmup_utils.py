@@ -6,6 +6,7 @@ import numpy as np
 import tensorflow as tf
 
 from dimgrow_tf.export import export_utils as eu
+from serving.request_utils import make_example
 
 WARMUP_BATCH_SIZES = (1, 8)
 
@@ -43,21 +44,6 @@ def sample_rows(fields, vocabularies, num_rows=8, features=None):
 
 def _text(value):
     return value.decode("utf-8") if isinstance(value, bytes) else str(value)
-
-
-def make_example(row):
-    """A `tf.train.Example` from `{field: int or str}`."""
-    feature = {}
-    for name, value in row.items():
-        if isinstance(value, str):
-            feature[name] = tf.train.Feature(
-                bytes_list=tf.train.BytesList(value=[value.encode("utf-8")])
-            )
-        else:
-            feature[name] = tf.train.Feature(
-                int64_list=tf.train.Int64List(value=[int(value)])
-            )
-    return tf.train.Example(features=tf.train.Features(feature=feature))
 
 
 def write_warmup_requests(export_dir, model_name, rows, batch_sizes=WARMUP_BATCH_SIZES):
