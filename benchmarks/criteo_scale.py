@@ -172,7 +172,9 @@ def step_time_child(args):
 
 
 def _spawn(extra):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    # oneDNN's CPU allocator keeps freed blocks pooled, so RSS would show the
+    # pool's high-water mark instead of live memory (README, Memory and speed).
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", TF_ENABLE_ONEDNN_OPTS="0")
     proc = subprocess.run([sys.executable, __file__, *extra], env=env,
                           capture_output=True, text=True)
     for line in proc.stdout.splitlines():

@@ -11,7 +11,6 @@ from dimgrow_tf.layers.dimgrow_embedding_utils import KINDS
 from dimgrow_tf.layers.dimgrow_embedding_utils import FieldVariables
 from dimgrow_tf.layers.dimgrow_embedding_utils import LayerHooks
 from dimgrow_tf.layers.dimgrow_embedding_utils import check_layer_args
-from dimgrow_tf.layers.dimgrow_embedding_utils import constant_initializer
 from dimgrow_tf.layers.dimgrow_embedding_utils import variable_specs
 from dimgrow_tf.layers.input_utils import check_id_range
 from dimgrow_tf.layers.input_utils import gather_rows
@@ -20,6 +19,8 @@ from dimgrow_tf.layers.layer_state_utils import load_layer_state
 from dimgrow_tf.layers.layer_state_utils import save_layer_state
 from dimgrow_tf.resize.field_resize import FieldResize
 from dimgrow_tf.resize.resize_utils import VariableRemap
+from dimgrow_tf.resize.resize_utils import constant_initializer
+from dimgrow_tf.resize.resize_utils import release_variable
 from dimgrow_tf.resize.resize_utils import remap_tensor
 from dimgrow_tf.resize.resize_utils import replace_tracked_variable
 from dimgrow_tf.resize.resize_utils import unlocked
@@ -153,23 +154,24 @@ class DimGrowEmbedding(keras.layers.Layer):
                 self._vars.by_field[f.name] = self._make_field_variables(f, f.dim)
         self.built = True
 
-    def _make_field_variables(self, field, width, values=None):
-        values = values or {}
+    def _make_field_variables(self, field, width):
         specs = variable_specs(field, width, self.output_dim)
-        created = {}
-        for kind, (_, trainable) in KINDS.items():
-            shape, default = specs[kind]
-            init = values.get(kind)
-            created[kind] = self.add_weight(
-                shape=shape,
-                initializer=default if init is None else constant_initializer(init),
-                trainable=trainable,
-                aggregation="none" if trainable else "mean",
-                name=f"{field.name}_{kind}",
-            )
-            if kind == "gate_logits" and not self.gates_trainable:
-                created[kind].trainable = False
-        return created
+        return {
+            kind: self._add_field_weight(field, kind, specs[kind][0], specs[kind][1], trainable)
+            for kind, (_, trainable) in KINDS.items()
+        }
+
+    def _add_field_weight(self, field, kind, shape, initializer, trainable):
+        variable = self.add_weight(
+            shape=shape,
+            initializer=initializer,
+            trainable=trainable,
+            aggregation="none" if trainable else "mean",
+            name=f"{field.name}_{kind}",
+        )
+        if kind == "gate_logits" and not self.gates_trainable:
+            variable.trainable = False
+        return variable
 
     def call(self, inputs, training=None):
         ids = split_field_inputs(inputs, self.fields)
@@ -230,9 +232,11 @@ class DimGrowEmbedding(keras.layers.Layer):
         new shape; surviving columns keep their values exactly. Fresh table
         columns and projection rows are drawn from `initializer`
         (`RandomNormal(stddev=0.01)` by default), fresh gate logits start
-        at 0 (g = 0.5) and fresh moving means at 0. The caller must then
-        rebuild the optimizer and the compiled functions;
-        `DimGrowCallback` does both.
+        at 0 (g = 0.5) and fresh moving means at 0. The replaced variables
+        are released (their buffers freed) as soon as each is replaced, so
+        the caller must then move the optimizer's slots and retrace the
+        compiled functions: use `apply_resize`, which does all of it (as
+        `DimGrowCallback` does).
 
         Args:
             plan: dict `{field name: FieldResize}`.
@@ -266,24 +270,22 @@ class DimGrowEmbedding(keras.layers.Layer):
 
     def _resize_field(self, field, change, init):
         old = self._vars.by_field[field.name]
-        fresh = {
-            "embeddings": (field.vocab_size, change.grow),
-            "projection": (change.grow, self.output_dim),
-        }
-        values = {}
-        for kind, (axis, _) in KINDS.items():
+        specs = variable_specs(field, change.new_width, self.output_dim)
+        new, remaps = {}, []
+        for kind, (axis, trainable) in KINDS.items():
             fill = None
-            if kind in fresh and change.grow:
-                fill = keras.ops.convert_to_tensor(init(fresh[kind]))
-            values[kind] = remap_tensor(
-                old[kind].value, axis, change.keep,
-                change.grow, fill,
-            )
-        with unlocked(self):
-            new = self._make_field_variables(field, change.new_width, values)
-        remaps = []
-        for kind, (axis, _) in KINDS.items():
+            if kind in ("embeddings", "projection") and change.grow:
+                shape = list(specs[kind][0])
+                shape[axis] = change.grow
+                fill = keras.ops.convert_to_tensor(init(tuple(shape)))
+            value = remap_tensor(old[kind].value, axis, change.keep, change.grow, fill)
+            with unlocked(self):
+                new[kind] = self._add_field_weight(
+                    field, kind, specs[kind][0], constant_initializer(value), trainable
+                )
+            del value, fill
             replace_tracked_variable(self, old[kind], new[kind])
+            release_variable(old[kind])
             remaps.append(
                 VariableRemap(old[kind], new[kind], axis, change.keep, change.grow)
             )

@@ -59,12 +59,3 @@ def variable_specs(field, width, output_dim):
         "gate_logits": ((width,), "zeros"),
         "moving_mean": ((width,), "zeros"),
     }
-
-
-def constant_initializer(value):
-    """An initializer returning the tensor `value` (no NumPy copy)."""
-
-    def initializer(shape, dtype=None):
-        return keras.ops.cast(value, dtype or value.dtype)
-
-    return initializer

@@ -4,6 +4,7 @@ import contextlib
 import gc
 
 from dimgrow_tf.resize.optimizer_surgery import resize_optimizer_state
+from dimgrow_tf.resize.resize_utils import release_variable
 
 
 def apply_resize(model, layer, plan, initializer=None, extra_optimizers=()):
@@ -56,13 +57,16 @@ def follow_resize(model, remaps, extra_optimizers=()):
     """Makes `model` train the variables a resize created.
 
     Moves the slots of the resized variables inside `model.optimizer` (and
-    `extra_optimizers`) and drops the traced train/test/predict functions.
+    `extra_optimizers`), drops the traced train/test/predict functions, then
+    frees the replaced variables (`release_variable`).
     """
     reset_compiled_functions(model)
     with strategy_scope(model):
         for optimizer in (getattr(model, "optimizer", None), *extra_optimizers):
             if optimizer is not None:
                 resize_optimizer_state(optimizer, remaps)
+        for remap in remaps:
+            release_variable(remap.old)
 
 
 def reset_compiled_functions(model):

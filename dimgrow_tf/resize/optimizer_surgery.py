@@ -2,8 +2,11 @@
 
 import keras
 
+from dimgrow_tf.resize.resize_utils import constant_initializer
+from dimgrow_tf.resize.resize_utils import release_variable
 from dimgrow_tf.resize.resize_utils import remap_tensor
 from dimgrow_tf.resize.resize_utils import replace_tracked_variable
+from dimgrow_tf.resize.resize_utils import set_item
 from dimgrow_tf.resize.resize_utils import unlocked
 
 _NOT_SLOTS = ("_trainable_variables",)
@@ -57,8 +60,9 @@ def resize_optimizer_state(optimizer, remaps):
                     f"{tuple(remap.old.shape)}; it cannot be carried across a "
                     "resize. Use Adam, AdamW, LazyAdam, SGD, Adagrad or RMSprop."
                 )
-            slots[index] = _resized_slot(optimizer, old_slot, remap)
-        optimizer._trainable_variables[index] = remap.new
+            set_item(slots, index, _resized_slot(optimizer, old_slot, remap))
+            release_variable(old_slot)
+        set_item(optimizer._trainable_variables, index, remap.new)
         del optimizer._trainable_variables_indices[key]
         optimizer._trainable_variables_indices[optimizer._var_key(remap.new)] = index
 
@@ -70,7 +74,7 @@ def _resized_slot(optimizer, old_slot, remap):
     name = name[len(prefix):] if name.startswith(prefix) else name
     with unlocked(optimizer):
         new_slot = optimizer.add_variable_from_reference(
-            remap.new, name=name, initializer=lambda shape, dtype=None: value
+            remap.new, name=name, initializer=constant_initializer(value)
         )
     replace_tracked_variable(optimizer, old_slot, new_slot)
     return new_slot
