@@ -1,8 +1,6 @@
 """Printing and writing helpers of the `dimgrow` command line."""
 
-import json
-import os
-import tempfile
+from dimgrow_tf.io_utils import write_json_atomic
 
 
 def dims_table(result):
@@ -32,9 +30,4 @@ def metrics_line(metrics, baseline_dim=0):
 
 def write_json(path, obj):
     """Writes JSON atomically (temporary file, then rename)."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(obj, fh, indent=1)
-    os.replace(tmp, path)
+    write_json_atomic(path, obj, indent=1)

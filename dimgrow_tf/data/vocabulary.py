@@ -2,7 +2,6 @@
 
 import collections
 import json
-import os
 import re
 from typing import Dict, Mapping, Optional, Sequence
 
@@ -10,6 +9,7 @@ import numpy as np
 
 from dimgrow_tf.field_config import FieldConfig
 from dimgrow_tf.data.loader_utils import int_sort_key
+from dimgrow_tf.io_utils import write_json_atomic
 
 OOV_ID = 0
 MISSING_ID = 1
@@ -202,10 +202,7 @@ class Vocabulary:
 
     def save(self, path):
         """Writes the vocabulary as JSON to `path`."""
-        tmp = f"{os.fspath(path)}.tmp"
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(self.get_config(), fh, ensure_ascii=False)
-        os.replace(tmp, path)
+        write_json_atomic(path, self.get_config(), ensure_ascii=False)
 
     @classmethod
     def load(cls, path):

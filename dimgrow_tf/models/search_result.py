@@ -2,13 +2,12 @@
 
 import dataclasses
 import json
-import os
-import tempfile
 from typing import Any, Dict, List, Optional
 
 import numpy as np
 
 from dimgrow_tf.field_config import FieldConfig
+from dimgrow_tf.io_utils import write_json_atomic
 
 FINAL_GATE_THRESHOLD = 0.5
 
@@ -92,12 +91,7 @@ class SearchResult:
 
     def save(self, path) -> None:
         """Writes the JSON atomically (temporary file, then rename)."""
-        directory = os.path.dirname(os.path.abspath(path))
-        os.makedirs(directory, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
-        with os.fdopen(fd, "w") as fh:
-            fh.write(self.to_json(indent=1))
-        os.replace(tmp, path)
+        write_json_atomic(path, self.get_config(), indent=1)
 
     @classmethod
     def load(cls, path) -> "SearchResult":
