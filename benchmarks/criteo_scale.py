@@ -21,7 +21,7 @@ times one training step of a plain model against vocabulary size (100k to
 
 Usage:
     .venv/bin/python benchmarks/criteo_scale.py --steps 600 --batch-size 2048
-Writes `benchmarks/results/criteo_scale.{json,md,png}`.
+Writes `benchmarks/results/full_scale_memory.{json,md,png}`.
 """
 
 import argparse
@@ -219,7 +219,7 @@ def write_report(args, runs, scaling):
     if len(lazy) > 1:
         ratios["lazy_step_time_growth"] = lazy[-1]["median_step_s"] / lazy[0]["median_step_s"]
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
-    base = os.path.join(HERE, "results", "criteo_scale")
+    base = os.path.join(HERE, "results", "full_scale_memory")
     with open(base + ".json", "w") as fh:
         json.dump({"args": vars(args), "runs": runs, "scaling": scaling, "ratios": ratios}, fh, indent=1)
     lines = [
