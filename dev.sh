@@ -23,7 +23,7 @@ find_python() {
 }
 
 setup_core() {
-  if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c "import dimgrow_tf, tensorflow, pytest, hypothesis, tensorboard, matplotlib" 2>/dev/null; then
+  if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -I -c "import dimgrow_tf, serving, tensorflow, pytest, hypothesis, tensorboard, matplotlib" 2>/dev/null; then
     py=$(find_python 3.11) || { echo "dev.sh: Python 3.11 is required" >&2; exit 1; }
     "$py" -m venv "$VENV"
     "$VENV/bin/python" -m pip install -q --upgrade pip

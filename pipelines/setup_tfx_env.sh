@@ -12,8 +12,8 @@ LOCK="${TFX_LOCK:-../shared/locks/tfx-1.16-py3.10.txt}"
 EXTRA=("kfp-pipeline-spec==0.2.2" "pytest==8.3.5")
 
 complete() {
-  [ -x "$VENV/bin/python" ] && "$VENV/bin/python" - <<'EOF' 2>/dev/null
-import os, pip, pytest, tfx, tensorflow_transform, kfp.pipeline_spec, dimgrow_tf
+  [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -I - <<'EOF' 2>/dev/null
+import os, pip, pytest, tfx, tensorflow_transform, kfp.pipeline_spec, dimgrow_tf, serving
 assert os.path.dirname(os.path.dirname(os.path.abspath(dimgrow_tf.__file__))) == os.getcwd()
 EOF
 }
