@@ -1,5 +1,4 @@
 import json
-import warnings
 
 import keras
 import numpy as np

@@ -1,7 +1,6 @@
 import glob
 import json
 
-import numpy as np
 import pytest
 import tensorflow as tf
 

@@ -1,6 +1,5 @@
 import numpy as np
 
-import dimgrow_tf as dg
 from dimgrow_tf.data.synthetic import make_synthetic_ctr
 from dimgrow_tf.data.synthetic import split_rows
 from dimgrow_tf.models.search_and_retrain import TrainSettings
