@@ -40,8 +40,8 @@ case "$cmd" in
   demo)  setup_core; exec "$VENV/bin/dimgrow" demo "$@" ;;
   test)  setup_core; setup_tfx
          rc=0
-         "$VENV/bin/python" -m pytest -q "$@" || rc=$?
          .venv-tfx/bin/python -m pytest -q pipelines/tests || rc=$?
+         "$VENV/bin/python" -m pytest -q "$@" || rc=$?
          exit $rc ;;
   test-tfx) setup_tfx; exec .venv-tfx/bin/python -m pytest -q pipelines/tests "$@" ;;
   *) echo "usage: bash dev.sh {setup|demo|test|test-tfx} [args]" >&2; exit 2 ;;
