@@ -4,6 +4,7 @@ import codecs
 import dataclasses
 from typing import Optional, Tuple, Union
 
+from dimgrow_tf.data.loader_utils import check_known_keys
 from dimgrow_tf.field_config import FieldConfig
 
 
@@ -99,9 +100,7 @@ class CsvSchema:
     @classmethod
     def from_config(cls, config):
         """Builds a schema from `get_config()` output (or a JSON dict)."""
-        unknown = set(config) - {f.name for f in dataclasses.fields(cls)}
-        if unknown:
-            raise ValueError(f"Unknown CsvSchema keys: {sorted(unknown)}")
+        check_known_keys(cls, config)
         return cls(**config)
 
     def _validate(self):

@@ -6,6 +6,7 @@ import os
 from typing import Any, Dict, Optional, Tuple, Union
 
 from dimgrow_tf.data.csv_schema import CsvSchema
+from dimgrow_tf.data.loader_utils import check_known_keys
 from dimgrow_tf.data.loader_utils import check_on_error
 
 FORMATS = ("criteo", "frappe", "movielens", "csv")
@@ -112,9 +113,7 @@ class DatasetSpec:
     @classmethod
     def from_config(cls, config):
         """Builds a spec from a dict with the constructor's keys."""
-        unknown = set(config) - {f.name for f in dataclasses.fields(cls)}
-        if unknown:
-            raise ValueError(f"Unknown DatasetSpec keys: {sorted(unknown)}")
+        check_known_keys(cls, config)
         return cls(**config)
 
     @classmethod

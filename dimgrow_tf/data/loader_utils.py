@@ -1,5 +1,6 @@
 """Shared helpers of the raw-file loaders: errors, file access, int parsing."""
 
+import dataclasses
 import gzip
 import math
 import os
@@ -212,3 +213,10 @@ def log_squared(value):
 def int_sort_key(token):
     """Sort key of a canonical int token (`str(int)`): its value."""
     return int(token)
+
+
+def check_known_keys(cls, config):
+    """Raises if `config` has keys that are not fields of dataclass `cls`."""
+    unknown = set(config) - {f.name for f in dataclasses.fields(cls)}
+    if unknown:
+        raise ValueError(f"Unknown {cls.__name__} keys: {sorted(unknown)}")
