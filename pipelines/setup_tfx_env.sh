@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Creates .venv-tfx: Python 3.10, tfx 1.16 from the shared lock, this repo
+# Creates .venv-tfx: Python 3.10, tfx 1.16 from pipelines/requirements-tfx.txt, this repo
 # (--no-deps: the lock already pins TF 2.16 / Keras 3.8), plus what the
 # pipeline tests need. Does nothing when the environment is complete.
 #   bash pipelines/setup_tfx_env.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="${TFX_VENV:-.venv-tfx}"
-LOCK="${TFX_LOCK:-../shared/locks/tfx-1.16-py3.10.txt}"
+LOCK="${TFX_LOCK:-pipelines/requirements-tfx.txt}"
 # kfp-pipeline-spec: Kubeflow V2 compilation (0.2.2 is the last release on
 # protobuf 3.x, which the lock pins); pytest: the pipeline tests.
 EXTRA=("kfp-pipeline-spec==0.2.2" "pytest==8.3.5")

@@ -222,9 +222,10 @@ class DimGrowCallback(keras.callbacks.Callback):
             }
             self.history.append(event)
             if self.verbose:
-                keras.utils.io_utils.print_msg(
+                print(
                     f"\nStep {self.step}: DimGrow {event['action']} "
-                    f"{name} {event['from']} -> {event['to']}"
+                    f"{name} {event['from']} -> {event['to']}",
+                    flush=True,
                 )
         return plan
 
