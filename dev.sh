@@ -1,13 +1,26 @@
 #!/usr/bin/env bash
-# Sets up the environments and runs the project's jobs.
-#   bash dev.sh demo   - set up .venv, then search + retrain on generated data
-#   bash dev.sh test   - set up .venv and .venv-tfx, then run the whole test suite
+# Sets up the environments and runs the project's jobs. Reads nothing outside this repository.
+#   bash dev.sh demo     - set up .venv, then search + retrain on generated data
+#   bash dev.sh test     - set up .venv and .venv-tfx, then run the whole test suite:
+#                          pipelines/tests and the engine tests listed in tests/keras38_tests.txt
+#                          in .venv-tfx (Keras 3.8 / TF 2.16), then tests/ in .venv
 #   bash dev.sh test-tfx - set up .venv-tfx, then run only the TFX pipeline tests
-#   bash dev.sh setup  - set up both environments
+#   bash dev.sh test-keras38 - set up .venv-tfx, then run only the engine tests on Keras 3.8
+#   bash dev.sh setup    - set up both environments
+#   bash dev.sh lock     - refresh requirements/constraints-py3.11.txt from an unpinned install
+#                          in a temporary venv (run `bash dev.sh test` before committing it)
 set -euo pipefail
 cd "$(dirname "$0")"
 export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
 VENV=.venv
+TFX_VENV=.venv-tfx
+CONSTRAINTS=requirements/constraints-py3.11.txt
+KERAS38_TESTS=tests/keras38_tests.txt
+# What .venv gets: TF, this package (editable) with its test and bench extras.
+CORE_REQS=(tensorflow -e ".[test,bench]")
+# Also pinned by `dev.sh lock`, not installed by setup: optional packages the project uses
+# (the test extra already covers the serving and tensorboard extras).
+LOCK_EXTRA=(keras-rs keras-hub tensorflow-text)
 
 find_python() {
   for want in "$@"; do
@@ -22,16 +35,61 @@ find_python() {
   return 1
 }
 
+# The lock and the package metadata .venv was last installed from.
+core_stamp() { cat "$CONSTRAINTS" setup.cfg | sha256sum | cut -d' ' -f1; }
+
+core_complete() {
+  [ -x "$VENV/bin/python" ] \
+    && [ "$(cat "$VENV/.dimgrow-setup-stamp" 2>/dev/null)" = "$(core_stamp)" ] \
+    && "$VENV/bin/python" -I -c "import dimgrow_tf, serving, tensorflow, pytest, hypothesis, tensorboard, matplotlib" 2>/dev/null
+}
+
 setup_core() {
-  if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -I -c "import dimgrow_tf, serving, tensorflow, pytest, hypothesis, tensorboard, matplotlib" 2>/dev/null; then
+  [ -f "$CONSTRAINTS" ] || { echo "dev.sh: $CONSTRAINTS not found" >&2; exit 1; }
+  core_complete && return 0
+  if [ ! -x "$VENV/bin/python" ]; then
     py=$(find_python 3.11) || { echo "dev.sh: Python 3.11 is required" >&2; exit 1; }
     "$py" -m venv "$VENV"
-    "$VENV/bin/python" -m pip install -q --upgrade pip
-    "$VENV/bin/python" -m pip install -q "tensorflow==2.21.*" -e ".[test,bench]"
   fi
+  "$VENV/bin/python" -m pip install -q -c "$CONSTRAINTS" --upgrade pip
+  "$VENV/bin/python" -m pip install -q -c "$CONSTRAINTS" "${CORE_REQS[@]}"
+  core_stamp > "$VENV/.dimgrow-setup-stamp"
+  core_complete || { echo "dev.sh: $VENV is still incomplete" >&2; exit 1; }
 }
 
 setup_tfx() { bash pipelines/setup_tfx_env.sh; }
+
+# Prints the test files of $KERAS38_TESTS, one a line (comments and blank lines dropped).
+keras38_tests() {
+  [ -f "$KERAS38_TESTS" ] || { echo "dev.sh: $KERAS38_TESTS not found" >&2; return 1; }
+  sed -e 's/#.*//' -e 's/[[:space:]]*$//' -e '/^$/d' "$KERAS38_TESTS"
+}
+
+run_keras38_tests() {
+  local files
+  mapfile -t files < <(keras38_tests)
+  [ "${#files[@]}" -gt 0 ] || { echo "dev.sh: $KERAS38_TESTS lists no test" >&2; return 1; }
+  echo "== engine tests on Keras 3.8 / TF 2.16 ($TFX_VENV, $KERAS38_TESTS) =="
+  "$TFX_VENV/bin/python" -m pytest -q "${files[@]}" "$@"
+}
+
+lock() {
+  local tmp py
+  py=$(find_python 3.11) || { echo "dev.sh: Python 3.11 is required" >&2; exit 1; }
+  tmp=$(mktemp -d)
+  trap 'rm -rf "$tmp"' EXIT
+  "$py" -m venv "$tmp/venv"
+  "$tmp/venv/bin/python" -m pip install -q --upgrade pip
+  "$tmp/venv/bin/python" -m pip install -q "${CORE_REQS[@]}" "${LOCK_EXTRA[@]}"
+  {
+    sed -n '/^#/p;/^#/!q' "$CONSTRAINTS"
+    "$tmp/venv/bin/python" -m pip freeze --all --exclude-editable \
+      | grep -viE '^(setuptools|dimgrow-tf)=='
+  } > "$tmp/lock.txt"
+  mv "$tmp/lock.txt" "$CONSTRAINTS"
+  echo "Wrote $CONSTRAINTS. Run 'bash dev.sh test' and commit it only if the tests pass:"
+  git --no-pager diff --stat -- "$CONSTRAINTS" 2>/dev/null || true
+}
 
 cmd="${1:-}"
 shift || true
@@ -40,9 +98,14 @@ case "$cmd" in
   demo)  setup_core; exec "$VENV/bin/dimgrow" demo "$@" ;;
   test)  setup_core; setup_tfx
          rc=0
-         .venv-tfx/bin/python -m pytest -q pipelines/tests || rc=$?
+         echo "== TFX pipeline tests ($TFX_VENV) =="
+         "$TFX_VENV/bin/python" -m pytest -q pipelines/tests || rc=$?
+         run_keras38_tests || rc=$?
+         echo "== all tests ($VENV) =="
          "$VENV/bin/python" -m pytest -q "$@" || rc=$?
          exit $rc ;;
-  test-tfx) setup_tfx; exec .venv-tfx/bin/python -m pytest -q pipelines/tests "$@" ;;
-  *) echo "usage: bash dev.sh {setup|demo|test|test-tfx} [args]" >&2; exit 2 ;;
+  test-tfx) setup_tfx; exec "$TFX_VENV/bin/python" -m pytest -q pipelines/tests "$@" ;;
+  test-keras38) setup_tfx; run_keras38_tests "$@" ;;
+  lock)  lock ;;
+  *) echo "usage: bash dev.sh {setup|demo|test|test-tfx|test-keras38|lock} [args]" >&2; exit 2 ;;
 esac
