@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
 # Creates .venv-tfx: Python 3.10, tfx 1.16 from pipelines/requirements-tfx.txt, this repo
-# (--no-deps: the lock already pins TF 2.16 / Keras 3.8), plus what the
-# pipeline tests need. Does nothing when the environment is complete.
+# (--no-deps: the lock already pins TF 2.16 / Keras 3.8), plus what the pipeline tests and
+# the Keras 3.8 engine tests need. Reads nothing outside this repository. Does nothing when
+# the environment is complete.
 #   bash pipelines/setup_tfx_env.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="${TFX_VENV:-.venv-tfx}"
 LOCK="${TFX_LOCK:-pipelines/requirements-tfx.txt}"
 # kfp-pipeline-spec: Kubeflow V2 compilation (0.2.2 is the last release on
-# protobuf 3.x, which the lock pins); pytest: the pipeline tests.
-EXTRA=("kfp-pipeline-spec==0.2.2" "pytest==8.3.5")
+# protobuf 3.x, which the lock pins); pytest: the pipeline tests and the engine tests of
+# tests/keras38_tests.txt; hypothesis: property tests (6.168.5 is the last release for
+# Python 3.10; its deps, sortedcontainers and exceptiongroup, are in the lock).
+EXTRA=("kfp-pipeline-spec==0.2.2" "pytest==8.3.5" "hypothesis==6.168.5")
 
 complete() {
   [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -I - <<'EOF' 2>/dev/null
-import os, pip, pytest, tfx, tensorflow_transform, kfp.pipeline_spec, dimgrow_tf, serving
+import os, pip, pytest, hypothesis, tfx, tensorflow_transform, kfp.pipeline_spec, dimgrow_tf, serving
 assert os.path.dirname(os.path.dirname(os.path.abspath(dimgrow_tf.__file__))) == os.getcwd()
 EOF
 }
@@ -38,6 +41,6 @@ py=$(find_python310) || { echo "setup_tfx_env.sh: Python 3.10 is required (PATH 
 [ -x "$VENV/bin/python" ] || "$py" -m venv "$VENV"
 "$VENV/bin/python" -m pip install -q "pip<25"
 "$VENV/bin/python" -m pip install -q -r "$LOCK"
-"$VENV/bin/python" -m pip install -q "${EXTRA[@]}"
+"$VENV/bin/python" -m pip install -q -c "$LOCK" "${EXTRA[@]}"
 "$VENV/bin/python" -m pip install -q --no-deps -e .
 complete || { echo "setup_tfx_env.sh: $VENV is still incomplete" >&2; exit 1; }
