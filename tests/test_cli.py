@@ -1,5 +1,6 @@
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -10,11 +11,22 @@ from dimgrow_tf.data.synthetic import make_synthetic_ctr
 from dimgrow_tf.data.synthetic import split_rows
 
 
+RESIZE_LINE = re.compile(r"^Step \d+: DimGrow (grow|shrink) \S+ \d+ -> \d+$", re.M)
+DIMS_TABLE = re.compile(r"^field +vocab +dim  gates at the best epoch$(\n.*)+?\ntotal dims \d+",
+                        re.M)
+
+
+def _dimgrow():
+    """The installed `dimgrow` console script, as a user runs it (else `python -m`)."""
+    script = os.path.join(os.path.dirname(sys.executable), "dimgrow")
+    return [script] if os.access(script, os.X_OK) else [sys.executable, "-m", "dimgrow_tf.cli"]
+
+
 def _run(*args, cwd):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    # Like a user's shell or CI: stdout and stderr piped (no tty), no stdin.
     return subprocess.run(
-        [sys.executable, "-m", "dimgrow_tf.cli", *map(str, args)],
-        cwd=cwd, env=env, capture_output=True, text=True, timeout=600,
+        [*_dimgrow(), *map(str, args)], cwd=cwd, env=dict(os.environ),
+        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=600,
     )
 
 
@@ -30,11 +42,16 @@ def _split_dir(path):
     return fields
 
 
-def test_demo_end_to_end_exports_and_answers(tmp_path):
-    proc = _run("demo", "--rows", "4000", "--epochs", "2", "--verbose", "0",
-                "--out", tmp_path / "o", cwd=tmp_path)
+def test_demo_with_default_arguments_resizes_exports_and_answers(tmp_path):
+    # README's `dimgrow demo`: default size and verbosity (progress bars, resize lines).
+    proc = _run("demo", "--out", tmp_path / "o", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "total dims" in proc.stdout and "uniform-16 AUC" in proc.stdout
+    assert "Epoch 1/8" in proc.stdout
+    resizes = RESIZE_LINE.findall(proc.stdout)
+    assert len(resizes) >= 2 and "grow" in resizes, proc.stdout[-3000:]
+    assert re.search(r"^Search: \d+ epochs, [1-9]\d* resizes", proc.stdout, re.M)
+    assert DIMS_TABLE.search(proc.stdout), proc.stdout[-3000:]
+    assert "uniform-16 AUC" in proc.stdout
     answer = json.loads(proc.stdout.strip().splitlines()[-1])
     assert 0.0 < answer["probability"] < 1.0
     metrics = json.loads((tmp_path / "o" / "metrics.json").read_text())
@@ -45,15 +62,20 @@ def test_demo_end_to_end_exports_and_answers(tmp_path):
 def test_search_retrain_report_on_a_split_directory(tmp_path):
     fields = _split_dir(tmp_path / "data")
     out = tmp_path / "run"
-    proc = _run("search", tmp_path / "data", "--epochs", "2", "--verbose", "0",
-                "--check-every", "5", "--out", out, cwd=tmp_path)
+    # Default verbosity: progress bars, and the callback prints each resize.
+    proc = _run("search", tmp_path / "data", "--epochs", "2", "--check-every", "5",
+                "--out", out, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "Epoch 1/2" in proc.stdout and DIMS_TABLE.search(proc.stdout), proc.stdout[-3000:]
+    resizes = int(re.search(r"^Search: \d+ epochs, (\d+) resizes", proc.stdout, re.M).group(1))
+    assert (resizes > 0) == bool(RESIZE_LINE.search(proc.stdout))
     result = json.loads((out / "search_result.json").read_text())
     assert [f["name"] for f in result["fields"]] == [f.name for f in fields]
     assert (out / "search_model.keras").is_file()
     proc = _run("retrain", tmp_path / "data", "--result", out / "search_result.json",
-                "--epochs", "1", "--baseline", "4", "--verbose", "0", "--out", out, cwd=tmp_path)
+                "--epochs", "1", "--baseline", "4", "--out", out, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
+    assert re.search(r"^test AUC [\d.]+ logloss [\d.]+ \| uniform-4 AUC", proc.stdout, re.M)
     metrics = json.loads((out / "metrics.json").read_text())
     assert set(metrics) >= {"dimgrow", "uniform4"}
     proc = _run("report", out / "search_result.json", cwd=tmp_path)
