@@ -28,7 +28,7 @@ from dimgrow_tf.models.search_result import SearchResult
 from dimgrow_tf.optimizers.lazy_adam import LazyAdam
 from dimgrow_tf.resize.field_resize import FieldResize
 from dimgrow_tf.resize.model_resize import apply_resize
-from dimgrow_tf.resize.optimizer_surgery import resize_optimizer_state
+from dimgrow_tf.resize.optimizer_state import resize_optimizer_state
 
 __version__ = "0.1.0"
 

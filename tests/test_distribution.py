@@ -29,7 +29,8 @@ SCRIPT = textwrap.dedent('''
                                 monitor="loss")
     hist = model.fit(ds, epochs=2, verbose=0, callbacks=[search])
     table = emb.field_variables("signal_0")["embeddings"]
-    slot = model.optimizer._momentums[model.optimizer._get_variable_index(table)]
+    from dimgrow_tf.keras_compat import optimizer_slots
+    slot = optimizer_slots(model.optimizer, table)["_momentums"]
     out = {
         "replicas": strategy.num_replicas_in_sync,
         "dims": emb.dims,
@@ -37,6 +38,9 @@ SCRIPT = textwrap.dedent('''
         "slot_type": type(slot.value).__name__,
         "loss": hist.history["loss"],
         "resizes": len({e["step"] for e in search.history}),
+        "train_traces": emb.trace_counts["train"],
+        "storage_shapes": [tf.shape(table.value).numpy().tolist(),
+                           tf.shape(slot.value).numpy().tolist()],
     }
     with strategy.scope():
         fixed = dg.build_model(search.result(), output_dim=8)
@@ -65,6 +69,9 @@ def test_mirrored_strategy_search_resizes_and_retrain(tmp_path, optimizer):
     assert out["dims"] == {n: 3 for n in out["dims"]}
     assert out["resizes"] == 2
     assert out["table_type"] == "MirroredVariable" and out["slot_type"] == "MirroredVariable"
+    # One trace of the step, which runs the layer once per replica: no retrace.
+    assert out["train_traces"] == out["replicas"]
+    assert out["storage_shapes"] == [[40, 3], [40, 3]]
     assert out["loss"][1] < out["loss"][0] and all(l == l for l in out["loss"])
     assert out["pred_shape"] == [1024, 1]
 

@@ -4,6 +4,7 @@ import keras
 import tensorflow as tf
 
 from dimgrow_tf.resize.model_resize import strategy_scope
+from dimgrow_tf.resize.optimizer_state import make_optimizer_resizable
 
 
 class GateStep:
@@ -11,8 +12,9 @@ class GateStep:
 
     The loss is the model's compiled loss plus its layer losses (the gate
     regulariser), computed in training mode; only the gate logits move.
-    After a resize (whose `apply_resize` carried the gate optimizer's
-    slots), `reset()` drops the traced step.
+    The gates and the gate optimizer's slots have resizable storage, so
+    the traced step survives resizes (`apply_resize` resizes the slots);
+    it retraces only if some storage was re-created.
     """
 
     def __init__(self, model, layer, data, optimizer=None):
@@ -22,19 +24,23 @@ class GateStep:
         with strategy_scope(model):
             self.optimizer = optimizer or keras.optimizers.Adam(1e-3)
         self._fn = None
+        self._storage = None
 
     def _gates(self):
         return [self.layer.field_variables(f.name)["gate_logits"]
                 for f in self.layer.fields if f.dim > 0]
 
-    def reset(self):
-        self._fn = None
+    def _current_storage(self):
+        return [v.value for v in self._gates() + self.optimizer.variables]
 
     def _trace(self):
         gates = self._gates()
-        if not self.optimizer.built:
-            with strategy_scope(self.model):
+        with strategy_scope(self.model):
+            if not self.optimizer.built:
                 self.optimizer.build(gates)
+            make_optimizer_resizable(
+                self.optimizer, [(g, 0) for g in gates]
+            )
         model, optimizer = self.model, self.optimizer
 
         @tf.function
@@ -54,6 +60,8 @@ class GateStep:
         return step
 
     def run(self):
-        if self._fn is None:
+        storage = self._current_storage() if self._fn is not None else None
+        if self._fn is None or any(a is not b for a, b in zip(storage, self._storage)):
             self._fn = self._trace()
+            self._storage = self._current_storage()
         return self._fn(next(self._iterator))

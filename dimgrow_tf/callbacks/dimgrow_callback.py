@@ -11,6 +11,7 @@ from dimgrow_tf.models.search_result import SearchResult
 from dimgrow_tf.field_config import FieldConfig
 from dimgrow_tf.resize.model_resize import apply_resize
 from dimgrow_tf.resize.model_resize import follow_resize
+from dimgrow_tf.resize.model_resize import prepare_resizing
 from dimgrow_tf.resize.model_resize import reset_compiled_functions
 
 
@@ -20,10 +21,11 @@ class DimGrowCallback(keras.callbacks.Callback):
     Every `check_every` training steps the callback reads the gates and
     applies `GrowthRule` (grow a field by one column when all its gates
     exceed `high`; drop collapsed columns when a gate falls below `low`).
-    All changes of one check are applied in a single resize: variables are
-    swapped, the optimizer's slots of those variables are swapped with their
-    values carried, and the train function is retraced once. Retraces therefore happen at most once per
-    check; `check_every` bounds them.
+    A resize assigns values of the new width to the same variables and to
+    their optimizer slots (values carried), so the traced train, test and
+    predict functions stay valid: a whole search traces them once. The
+    search model runs without XLA (`jit_compile=False`), which needs static
+    shapes; the callback switches it off, with a warning, if it was on.
 
     At each epoch end it writes `dim_<field>`, `total_dims` and
     `embedding_bytes` into `logs` (so History, CSVLogger and TensorBoard
@@ -136,8 +138,6 @@ class DimGrowCallback(keras.callbacks.Callback):
 
     def _after_load_resize(self, remaps):
         follow_resize(self.model, remaps, self._extra_optimizers())
-        if self._gate_step is not None:
-            self._gate_step.reset()
 
     def _extra_optimizers(self):
         return [self._gate_step.optimizer] if self._gate_step is not None else []
@@ -168,12 +168,16 @@ class DimGrowCallback(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self.layer.build()
+        reset = _disable_xla(self.model)
         if self.gate_data is not None:
             self.layer.set_gates_trainable(False)
             self._gate_step = GateStep(
                 self.model, self.layer, self.gate_data, self.gate_optimizer
             )
-        reset_compiled_functions(self.model)
+            reset = True
+        if reset:
+            reset_compiled_functions(self.model)
+        prepare_resizing(self.model, self.layer)
 
     def on_train_end(self, logs=None):
         if self._gate_step is not None:
@@ -205,8 +209,6 @@ class DimGrowCallback(keras.callbacks.Callback):
             self.model, self.layer, plan, initializer=self.grow_initializer,
             extra_optimizers=self._extra_optimizers(),
         )
-        if self._gate_step is not None:
-            self._gate_step.reset()
         for name in (f.name for f in self.layer.fields if f.name in plan):
             change = plan[name]
             dropped = [k for k in range(before[name]) if k not in change.keep]
@@ -301,3 +303,17 @@ class DimGrowCallback(keras.callbacks.Callback):
                 config["grow_initializer"]
             )
         return cls(layer, gate_data=gate_data, gate_optimizer=gate_optimizer, **config)
+
+
+def _disable_xla(model):
+    """Turns XLA off for the search model; True if it was on."""
+    if not getattr(model, "jit_compile", False):
+        return False
+    warnings.warn(
+        "DimGrowCallback: XLA (`jit_compile`) is switched off for the search "
+        "model: resizing in place needs dynamic widths, which XLA cannot "
+        "compile. The retrained fixed-width model may use XLA.",
+        stacklevel=3,
+    )
+    model.jit_compile = False
+    return True

@@ -2,6 +2,7 @@
 
 import keras
 import numpy as np
+import tensorflow as tf
 from keras import ops
 
 from dimgrow_tf.field_config import FieldConfig
@@ -17,13 +18,12 @@ from dimgrow_tf.layers.input_utils import gather_rows
 from dimgrow_tf.layers.input_utils import split_field_inputs
 from dimgrow_tf.layers.layer_state_utils import load_layer_state
 from dimgrow_tf.layers.layer_state_utils import save_layer_state
+from dimgrow_tf.layers.dimgrow_embedding_utils import TraceCounts
 from dimgrow_tf.resize.field_resize import FieldResize
 from dimgrow_tf.resize.resize_utils import VariableRemap
-from dimgrow_tf.resize.resize_utils import constant_initializer
-from dimgrow_tf.resize.resize_utils import release_variable
+from dimgrow_tf.resize.resize_utils import make_resizable
 from dimgrow_tf.resize.resize_utils import remap_tensor
-from dimgrow_tf.resize.resize_utils import replace_tracked_variable
-from dimgrow_tf.resize.resize_utils import unlocked
+from dimgrow_tf.resize.resize_utils import resize_variable
 
 _MOMENTUM = 0.99
 
@@ -111,6 +111,7 @@ class DimGrowEmbedding(keras.layers.Layer):
         self.hooks = LayerHooks()
         self.gates_trainable = True
         self.resize_count = 0
+        self._traces = TraceCounts()
 
     @property
     def fields(self):
@@ -146,12 +147,42 @@ class DimGrowEmbedding(keras.layers.Layer):
             for name, v in self._vars.by_field.items()
         }
 
+    @property
+    def trace_counts(self):
+        """`{"train": n, "inference": m}`: how often TF traced `call`.
+
+        A search resizes in place, so a `fit` traces the training call once
+        (plus once per distinct input signature) however many resizes it
+        makes.
+        """
+        return self._traces.as_dict()
+
+    def resizable_variables(self):
+        """`[(variable, axis)]`: every field variable and its width axis."""
+        return [
+            (variables[kind], axis)
+            for variables in self._vars.by_field.values()
+            for kind, (axis, _) in KINDS.items()
+        ]
+
+    def make_resizable(self):
+        """Gives every field variable resizable storage; True if any changed.
+
+        `build` does it; call it again inside a distribution strategy's
+        scope if the layer was built outside it.
+        """
+        changed = False
+        for variable, axis in self.resizable_variables():
+            changed |= make_resizable(variable, axis)
+        return changed
+
     def build(self, input_shape=None):
         if self.built:
             return
         for f in self._fields.values():
             if f.dim > 0:
                 self._vars.by_field[f.name] = self._make_field_variables(f, f.dim)
+        self.make_resizable()
         self.built = True
 
     def _make_field_variables(self, field, width):
@@ -176,7 +207,13 @@ class DimGrowEmbedding(keras.layers.Layer):
     def call(self, inputs, training=None):
         ids = split_field_inputs(inputs, self.fields)
         active = [f for f in self._fields.values() if f.dim > 0]
-        columns, logits, projections, means, positions = [], [], [], [], []
+        if not active:
+            raise ValueError("Every field is dropped (width 0): nothing to embed.")
+        if tf.inside_function():
+            self._traces.add(training)
+        # Widths come from the variables at run time, not from Python ints,
+        # so a traced step stays valid after an in-place resize.
+        columns, logits, projections, means, widths = [], [], [], [], []
         for f in active:
             v = self._vars.by_field[f.name]
             field_ids = check_id_range(ids[f.name], f.name, f.vocab_size)
@@ -184,9 +221,7 @@ class DimGrowEmbedding(keras.layers.Layer):
             logits.append(v["gate_logits"])
             projections.append(v["projection"])
             means.append(v["moving_mean"])
-            positions.append(np.arange(1, f.dim + 1, dtype="float32"))
-        if not active:
-            raise ValueError("Every field is dropped (width 0): nothing to embed.")
+            widths.append(tf.shape(v["gate_logits"].value)[0])
         x = ops.cast(ops.concatenate(columns, axis=1), self.compute_dtype)
         gates = ops.cast(
             sg.gate_values(ops.concatenate(logits, axis=0), self.temperature),
@@ -194,14 +229,17 @@ class DimGrowEmbedding(keras.layers.Layer):
         )
         if training:
             mixed = sg.mix(x, sg.shuffle_columns(x, self.seed_generator), gates)
-            self._update_moving_means(x, active)
+            self._update_moving_means(x, active, widths)
         else:
             mean = ops.cast(ops.concatenate(means, axis=0), self.compute_dtype)
             mixed = sg.mix(x, mean, gates)
+        positions = tf.concat(
+            [tf.range(1, w + 1, dtype=tf.int32) for w in widths], axis=0
+        )
         self.add_loss(
             sg.gate_regularizer(
                 ops.cast(gates, "float32"),
-                ops.convert_to_tensor(np.concatenate(positions)),
+                ops.cast(positions, "float32"),
                 self.regularizer,
                 self.alpha,
             )
@@ -209,14 +247,12 @@ class DimGrowEmbedding(keras.layers.Layer):
         kernel = ops.cast(ops.concatenate(projections, axis=0), self.compute_dtype)
         return ops.matmul(mixed, kernel)
 
-    def _update_moving_means(self, x, active):
+    def _update_moving_means(self, x, active, widths):
         batch_mean = ops.stop_gradient(ops.mean(ops.cast(x, "float32"), axis=0))
-        offset = 0
-        for f in active:
+        parts = tf.split(batch_mean, tf.stack(widths), num=len(active))
+        for f, new in zip(active, parts):
             mean_var = self._vars.by_field[f.name]["moving_mean"]
-            new = batch_mean[offset : offset + f.dim]
             mean_var.assign(_MOMENTUM * mean_var + (1.0 - _MOMENTUM) * new)
-            offset += f.dim
 
     def compute_output_shape(self, input_shape):
         if isinstance(input_shape, dict):
@@ -228,14 +264,13 @@ class DimGrowEmbedding(keras.layers.Layer):
     def resize(self, plan, initializer=None):
         """Resizes fields in place; returns the `VariableRemap`s it made.
 
-        Every variable of a resized field is replaced by a new one of the
-        new shape; surviving columns keep their values exactly. Fresh table
+        Every variable of a resized field is assigned its value at the new
+        width (same variable object, resizable storage, the old buffer is
+        freed); surviving columns keep their values exactly. Fresh table
         columns and projection rows are drawn from `initializer`
         (`RandomNormal(stddev=0.01)` by default), fresh gate logits start
-        at 0 (g = 0.5) and fresh moving means at 0. The replaced variables
-        are released (their buffers freed) as soon as each is replaced, so
-        the caller must then move the optimizer's slots and retrace the
-        compiled functions: use `apply_resize`, which does all of it (as
+        at 0 (g = 0.5) and fresh moving means at 0. The optimizer's slots
+        must follow: use `apply_resize`, which does it (as
         `DimGrowCallback` does).
 
         Args:
@@ -269,27 +304,22 @@ class DimGrowEmbedding(keras.layers.Layer):
         return remaps
 
     def _resize_field(self, field, change, init):
-        old = self._vars.by_field[field.name]
-        specs = variable_specs(field, change.new_width, self.output_dim)
-        new, remaps = {}, []
-        for kind, (axis, trainable) in KINDS.items():
+        variables = self._vars.by_field[field.name]
+        remaps = []
+        for kind, (axis, _) in KINDS.items():
+            variable = variables[kind]
             fill = None
             if kind in ("embeddings", "projection") and change.grow:
-                shape = list(specs[kind][0])
+                shape = list(variable.shape)
                 shape[axis] = change.grow
-                fill = keras.ops.convert_to_tensor(init(tuple(shape)))
-            value = remap_tensor(old[kind].value, axis, change.keep, change.grow, fill)
-            with unlocked(self):
-                new[kind] = self._add_field_weight(
-                    field, kind, specs[kind][0], constant_initializer(value), trainable
-                )
-            del value, fill
-            replace_tracked_variable(self, old[kind], new[kind])
-            release_variable(old[kind])
+                fill = init(tuple(shape))
+            value = remap_tensor(variable.value, axis, change.keep, change.grow, fill)
+            del fill
+            rebacked = resize_variable(variable, value, axis)
+            del value
             remaps.append(
-                VariableRemap(old[kind], new[kind], axis, change.keep, change.grow)
+                VariableRemap(variable, axis, change.keep, change.grow, rebacked)
             )
-        self._vars.by_field[field.name] = new
         self._fields[field.name] = field.with_dim(change.new_width)
         return remaps
 

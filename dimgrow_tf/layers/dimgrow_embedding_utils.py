@@ -59,3 +59,20 @@ def variable_specs(field, width, output_dim):
         "gate_logits": ((width,), "zeros"),
         "moving_mean": ((width,), "zeros"),
     }
+
+
+class TraceCounts:
+    """How often a layer's `call` ran inside a traced function, by mode."""
+
+    def __init__(self):
+        self.train = 0
+        self.inference = 0
+
+    def add(self, training):
+        if training:
+            self.train += 1
+        else:
+            self.inference += 1
+
+    def as_dict(self):
+        return {"train": self.train, "inference": self.inference}

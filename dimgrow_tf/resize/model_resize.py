@@ -1,24 +1,26 @@
-"""Resizing a layer inside a compiled model, without stale state."""
+"""Resizing a layer inside a compiled model, in place."""
 
 import contextlib
-import gc
 
-from dimgrow_tf.resize.optimizer_surgery import resize_optimizer_state
-from dimgrow_tf.resize.resize_utils import release_variable
+from dimgrow_tf.keras_compat import reindex_optimizer
+from dimgrow_tf.resize.optimizer_state import make_optimizer_resizable
+from dimgrow_tf.resize.optimizer_state import resize_optimizer_state
 
 
 def apply_resize(model, layer, plan, initializer=None, extra_optimizers=()):
-    """Resizes `layer` inside `model` and makes training use the new variables.
+    """Resizes `layer` inside `model`; training goes on with the new widths.
 
-    Three things must happen together, or training silently keeps updating
-    the old variables: the layer swaps its variables (`layer.resize`), the
-    optimizer swaps those variables' slots, carrying their values
-    (`resize_optimizer_state`), and the model's compiled
-    train/test/predict functions are dropped so the next step retraces.
-    This function does all three, one field at a time, after dropping the
-    traced functions, so that each old table and its slots can be freed
-    before the next field is resized: the transient memory of a resize is
-    about one field's variables, not the whole model's.
+    The layer's variables and the optimizer slots of those variables are
+    assigned values of the new width (surviving entries carried exactly),
+    one field at a time, so the transient memory of a resize is about one
+    variable's old plus new buffer. The variables are the same objects with
+    resizable storage (`prepare_resizing`, which `DimGrowCallback` calls
+    before the first step, and this function calls too: used without the
+    callback, the first resize gives the optimizer's slots resizable storage
+    and the functions retrace once), so the model's traced train, test and
+    predict functions stay valid: nothing is retraced. Where the storage
+    cannot be resizable (a strategy refusing an unknown axis, with a
+    warning), the variables are re-created and the functions retrace.
 
     Args:
         model: the compiled `keras.Model` holding `layer`.
@@ -39,8 +41,7 @@ def apply_resize(model, layer, plan, initializer=None, extra_optimizers=()):
     model.fit(...)   # trains the grown table, with Adam's moments carried
     ```
     """
-    reset_compiled_functions(model)
-    gc.collect()
+    prepare_resizing(model, layer, extra_optimizers)
     changed = {}
     with strategy_scope(model):
         for name, change in plan.items():
@@ -49,24 +50,51 @@ def apply_resize(model, layer, plan, initializer=None, extra_optimizers=()):
             if remaps:
                 follow_resize(model, remaps, extra_optimizers)
                 changed[name] = (before, change.new_width)
-            del remaps
     return changed
 
 
 def follow_resize(model, remaps, extra_optimizers=()):
-    """Makes `model` train the variables a resize created.
+    """Resizes the optimizer slots of the variables in `remaps`.
 
-    Moves the slots of the resized variables inside `model.optimizer` (and
-    `extra_optimizers`), drops the traced train/test/predict functions, then
-    frees the replaced variables (`release_variable`).
+    Also drops the traced functions of `model` when some variable had to be
+    re-created (the fallback of `resize_variable`).
     """
-    reset_compiled_functions(model)
+    rebacked = any(r.rebacked for r in remaps)
     with strategy_scope(model):
-        for optimizer in (getattr(model, "optimizer", None), *extra_optimizers):
-            if optimizer is not None:
-                resize_optimizer_state(optimizer, remaps)
-        for remap in remaps:
-            release_variable(remap.old)
+        for optimizer in _optimizers(model, extra_optimizers):
+            if rebacked and optimizer.built:
+                reindex_optimizer(optimizer)
+            rebacked |= resize_optimizer_state(optimizer, remaps)
+    if rebacked:
+        reset_compiled_functions(model)
+
+
+def prepare_resizing(model, layer, extra_optimizers=()):
+    """Gives `layer`'s variables and their optimizer slots resizable storage.
+
+    Builds `model.optimizer` if needed. Call before the first traced step
+    (`DimGrowCallback` does it in `on_train_begin`); calling it again is
+    free. Functions traced before a storage change are dropped.
+    """
+    with strategy_scope(model):
+        changed = layer.make_resizable()
+        for optimizer in _optimizers(model, extra_optimizers):
+            if optimizer is getattr(model, "optimizer", None) and not optimizer.built:
+                optimizer.build(model.trainable_variables)
+            if optimizer.built:
+                if changed:
+                    reindex_optimizer(optimizer)
+                changed |= make_optimizer_resizable(
+                    optimizer, layer.resizable_variables()
+                )
+    if changed:
+        reset_compiled_functions(model)
+    return changed
+
+
+def _optimizers(model, extra_optimizers):
+    main = getattr(model, "optimizer", None)
+    return [o for o in (main, *extra_optimizers) if o is not None]
 
 
 def reset_compiled_functions(model):

@@ -1,16 +1,28 @@
-"""Array and variable-tracking helpers for resizing Keras variables."""
+"""Resizing Keras variables in place: one backing variable, new values.
+
+A TensorFlow resource variable may leave an axis unknown
+(`tf.Variable(init, shape=[V, None])`). A traced function that reads it
+keeps working when a value of another width is assigned, so the train,
+test and predict functions are traced once for the whole search. Each
+resizable Keras variable gets such a backing variable once
+(`make_resizable`); a resize is then an assignment (`resize_variable`),
+which also replaces the buffer: a shrink frees memory at once.
+"""
 
 import collections
-import contextlib
+import warnings
 
 import tensorflow as tf
 
+from dimgrow_tf import keras_compat
+
 VariableRemap = collections.namedtuple(
-    "VariableRemap", ["old", "new", "axis", "keep", "grow"]
+    "VariableRemap", ["variable", "axis", "keep", "grow", "rebacked"]
 )
 VariableRemap.__doc__ = (
-    "Old variable `old` was replaced by `new`; along `axis`, new index j "
-    "holds old index keep[j], and `grow` fresh entries follow."
+    "`variable` was resized along `axis`: new index j holds old index "
+    "keep[j], and `grow` fresh entries follow. `rebacked` is True when its "
+    "backing tf.Variable had to be replaced (traced functions must retrace)."
 )
 
 
@@ -18,7 +30,7 @@ def remap_tensor(value, axis, keep, grow, fill=None):
     """Gathers `keep` along `axis` and appends `grow` entries, in TF ops.
 
     Working on tensors (not NumPy copies) keeps the transient memory of a
-    resize at one extra copy of the variable being replaced.
+    resize at one extra copy of the variable being resized.
 
     Args:
         value: tensor or variable. The old values.
@@ -39,139 +51,116 @@ def remap_tensor(value, axis, keep, grow, fill=None):
     shape[axis] = grow
     if fill is None:
         fill = tf.zeros(shape, value.dtype)
-    elif fill.shape.as_list() != shape:
-        raise ValueError(f"Fill values have shape {fill.shape}; expected {shape}.")
+    else:
+        fill = tf.convert_to_tensor(fill)
+        if fill.shape.as_list() != shape:
+            raise ValueError(f"Fill values have shape {fill.shape}; expected {shape}.")
     return tf.concat([kept, tf.cast(fill, value.dtype)], axis=axis)
 
 
-def constant_initializer(value):
-    """A one-shot initializer returning the tensor `value`.
+def is_resizable(variable, axis):
+    """True when `variable`'s backing tf.Variable leaves `axis` unknown."""
+    return variable.value.shape[axis] is None
 
-    It drops its reference after the call: Keras keeps a variable's
-    initializer, and holding the value would keep a second copy of a
-    resized table alive.
+
+def make_resizable(variable, axis):
+    """Backs Keras `variable` by a tf.Variable whose `axis` is unknown.
+
+    Call it in the distribution strategy's scope the variable was made in.
+    A variable that is already resizable is left alone. If the strategy
+    refuses a variable with an unknown axis, the variable keeps its static
+    backing and `resize_variable` falls back to re-creating it (which needs
+    a retrace), with a warning.
+
+    Returns:
+        True when the backing variable was replaced (functions traced
+        before must retrace), False when it already was resizable or the
+        dynamic shape was refused.
     """
-    held = [value]
+    if is_resizable(variable, axis):
+        return False
+    old = variable.value
+    shape = old.shape.as_list()
+    shape[axis] = None
+    new = _new_backing(variable, old, tf.convert_to_tensor(old), shape)
+    if new is None:
+        return False
+    keras_compat.set_backing_variable(variable, new)
+    return True
 
-    def initializer(shape, dtype=None):
-        tensor = held.pop()
-        return tf.cast(tensor, dtype or tensor.dtype)
 
-    return initializer
+def resize_variable(variable, value, axis):
+    """Gives Keras `variable` the new `value` (another size along `axis`).
 
+    A resizable variable is assigned in place: its backing tf.Variable, and
+    so every traced function that reads it, stays valid. Otherwise a new
+    backing variable is created (resizable if the strategy allows), and
+    the caller must retrace.
 
-def replace_tracked_variable(layer, old, new):
-    """Puts `new` in the place of `old` in `layer`'s tracked variable lists.
-
-    Keras's own `Tracker.replace_tracked_value` finds `old` with `==`,
-    which compares tensors and fails when shapes differ; this matches by
-    identity and keeps the variable order (so `get_weights` order is
-    stable across resizes).
+    Returns:
+        True when the backing variable was replaced.
     """
-    tracker = layer._tracker
-    for name, ids in tracker.stored_ids.items():
-        if id(new) in ids:
-            store = tracker.config[name][1]
-            delete_item(store, _index_by_identity(store, new))
-            ids.discard(id(new))
-    for name, ids in tracker.stored_ids.items():
-        if id(old) in ids:
-            store = tracker.config[name][1]
-            set_item(store, _index_by_identity(store, old), new)
-            ids.discard(id(old))
-            ids.add(id(new))
-            return
-    raise ValueError(
-        f"Variable {old.path!r} is not tracked by layer {layer.name!r}."
-    )
+    value = tf.convert_to_tensor(value, dtype=variable.value.dtype)
+    if is_resizable(variable, axis):
+        variable.value.assign(value)
+        keras_compat.set_recorded_shape(variable, value.shape)
+        return False
+    shape = value.shape.as_list()
+    shape[axis] = None
+    new = _new_backing(variable, variable.value, value, shape)
+    if new is None:
+        new = _new_backing(variable, variable.value, value, value.shape.as_list())
+    keras_compat.set_backing_variable(variable, new)
+    keras_compat.set_recorded_shape(variable, value.shape)
+    return True
 
 
-def set_item(items, index, value):
-    """`items[index] = value`, also for TensorFlow's tracking `ListWrapper`.
-
-    Optimizer lists are `ListWrapper`s on the TF backend. Their own
-    `__setitem__` marks the list as mutated and keeps a snapshot and the
-    checkpoint-dependency records of the old contents: the replaced
-    variables would never be freed, and `tf.train.Checkpoint` would refuse
-    to save the list. Writing to the wrapped storage and re-registering
-    its current elements avoids both.
-    """
-    if not _is_list_wrapper(items):
-        items[index] = value
-        return
-    items._storage[index] = value
-    _refresh_list_wrapper(items)
+# Distribution strategy types that refused a variable with an unknown axis:
+# they are not asked again, and warned about once.
+_REFUSED = set()
 
 
-def delete_item(items, index):
-    """`del items[index]`, with the same `ListWrapper` care as `set_item`."""
-    if not _is_list_wrapper(items):
-        del items[index]
-        return
-    del items._storage[index]
-    _refresh_list_wrapper(items)
-
-
-def _is_list_wrapper(items):
-    return hasattr(items, "_storage") and hasattr(items, "_last_wrapped_list_snapshot")
-
-
-def _refresh_list_wrapper(wrapper):
-    storage = wrapper._storage
-    wrapper._last_wrapped_list_snapshot = list(storage)
-    held = {id(v) for v in storage}
-    if hasattr(wrapper, "_self_extra_variables"):
-        wrapper._self_extra_variables = [
-            v for v in wrapper._self_extra_variables if id(v) in held
-        ]
-    if hasattr(wrapper, "_self_unconditional_dependency_names"):
-        wrapper._self_unconditional_checkpoint_dependencies = []
-        wrapper._self_unconditional_dependency_names = {}
-        for i, value in enumerate(storage):
-            if value is not None:
-                wrapper._track_value(value, name=wrapper._name_element(i))
-
-
-def _index_by_identity(items, target):
-    for i, item in enumerate(items):
-        if item is target:
-            return i
-    raise ValueError(f"{target!r} not found.")
-
-
-@contextlib.contextmanager
-def unlocked(obj):
-    """Unlocks `obj`'s Keras tracker for new state, restoring its lock state."""
-    tracker = obj._tracker
-    was_locked = tracker.locked
-    tracker.unlock()
+def _new_backing(variable, old, value, shape):
+    """A tf.Variable like `old` holding `value`; None if `shape` is refused."""
+    shape = tf.TensorShape(shape)
+    strategy = type(tf.distribute.get_strategy())
+    dynamic = not shape.is_fully_defined()
+    if dynamic and strategy in _REFUSED:
+        return None
     try:
-        yield
-    finally:
-        if was_locked:
-            tracker.lock()
+        with tf.init_scope():
+            new = dynamic_variable(
+                value,
+                shape=shape,
+                dtype=old.dtype,
+                trainable=old.trainable,
+                name=variable.name,
+                aggregation=old.aggregation,
+                synchronization=old.synchronization,
+            )
+    except (TypeError, ValueError, NotImplementedError) as err:
+        if not dynamic:
+            raise
+        _REFUSED.add(strategy)
+        warnings.warn(
+            f"DimGrow: {strategy.__name__} refused a variable with an unknown "
+            f"axis ({type(err).__name__}: {err}). Resizes fall back to "
+            "re-creating the variables and retracing the train function after "
+            "each resize, which is slower.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return None
+    distributed = tf.distribute.DistributedValues
+    if isinstance(old, distributed) and not isinstance(new, distributed):
+        raise RuntimeError(
+            f"Variable {variable.path!r} is a {type(old).__name__} but its "
+            f"replacement was created as a {type(new).__name__}: resize inside "
+            "the model's distribution strategy scope."
+        )
+    return new
 
 
-def release_variable(variable):
-    """Frees a replaced variable's buffer now, even if references remain.
-
-    TensorFlow and Keras keep references to replaced variables in places a
-    resize cannot reach (tracking records of TF's checkpoint machinery, for
-    one), and eager resource handles are reference counted, so the old
-    tables would stay allocated. Assigning an empty tensor to the resource
-    (`validate_shape=False`) frees the buffer at once; a stale user of the
-    old variable then fails loudly instead of silently training it.
-    """
-    if not tf.executing_eagerly():
-        return
-    value = getattr(variable, "_value", None)
-    if value is None:
-        value = getattr(variable, "value", variable)
-    parts = getattr(value, "values", None)
-    if not isinstance(parts, tuple):
-        parts = (value,)
-    for part in parts:
-        handle = getattr(part, "handle", None)
-        if handle is not None:
-            empty = tf.zeros([0] * len(part.shape), part.dtype)
-            tf.raw_ops.AssignVariableOp(resource=handle, value=empty, validate_shape=False)
+def dynamic_variable(value, **kwargs):
+    """`tf.Variable(value, **kwargs)`; the one place resizable storage is made."""
+    return tf.Variable(value, **kwargs)

@@ -1,0 +1,97 @@
+"""Carrying a Keras optimizer's per-variable state across resizes, in place."""
+
+import keras
+
+from dimgrow_tf.keras_compat import optimizer_slots
+from dimgrow_tf.resize.resize_utils import make_resizable
+from dimgrow_tf.resize.resize_utils import remap_tensor
+from dimgrow_tf.resize.resize_utils import resize_variable
+
+
+def resize_optimizer_state(optimizer, remaps):
+    """Resizes the slots of resized variables inside a built optimizer.
+
+    For every `VariableRemap(variable, axis, keep, grow, ...)` each of the
+    variable's slots (Adam's moments, SGD's momentum, Adagrad's
+    accumulators, RMSprop's averages, EMA copies, ...) gets the same
+    remap: surviving entries are carried exactly, the `grow` fresh entries
+    start at zero, dropped entries are gone. The slots are resized in place
+    (see `make_optimizer_resizable`), so the optimizer object, its
+    `iterations`, learning rate and the slots of other variables are
+    untouched, and traced train functions stay valid. An unbuilt optimizer,
+    or one that does not train `variable` (e.g. gates excluded from it), is
+    left as is.
+
+    Args:
+        optimizer: a `keras.optimizers.Optimizer`.
+        remaps: iterable of `VariableRemap` from `DimGrowEmbedding.resize`.
+
+    Returns:
+        True when some slot's backing variable had to be replaced, so
+        functions traced before must retrace.
+
+    Raises:
+        NotImplementedError: for optimizers whose slots are not shaped like
+            their variables (e.g. Adafactor's factored moments), with
+            gradient accumulation, and for `LossScaleOptimizer`.
+    """
+    check_resizable_optimizer(optimizer)
+    if not optimizer.built:
+        return False
+    rebacked = False
+    for remap in remaps:
+        for attr, slot in _slots(optimizer, remap.variable, remap.axis).items():
+            value = remap_tensor(slot.value, remap.axis, remap.keep, remap.grow)
+            rebacked |= resize_variable(slot, value, remap.axis)
+    return rebacked
+
+
+def make_optimizer_resizable(optimizer, variables):
+    """Gives the slots of `variables` resizable storage (see `make_resizable`).
+
+    Args:
+        optimizer: a built `keras.optimizers.Optimizer`.
+        variables: iterable of `(variable, axis)`: the resizable variables
+            and the axis along which they change.
+
+    Returns:
+        True when some slot's backing variable was replaced.
+    """
+    check_resizable_optimizer(optimizer)
+    changed = False
+    for variable, axis in variables:
+        for slot in _slots(optimizer, variable, axis).values():
+            changed |= make_resizable(slot, axis)
+    return changed
+
+
+def _slots(optimizer, variable, axis):
+    """`optimizer_slots`, checked to be shaped like `variable` but on `axis`."""
+    slots = optimizer_slots(optimizer, variable)
+    for attr, slot in slots.items():
+        other = [d for i, d in enumerate(slot.shape) if i != axis]
+        if len(slot.shape) != len(variable.shape) or other != [
+            d for i, d in enumerate(variable.shape) if i != axis
+        ]:
+            raise NotImplementedError(
+                f"{type(optimizer).__name__} keeps slot {attr!r} in a shape "
+                f"{tuple(slot.shape)} unlike its variable "
+                f"{tuple(variable.shape)}; it cannot be carried across a "
+                "resize. Use Adam, AdamW, LazyAdam, SGD, Adagrad or RMSprop."
+            )
+    return slots
+
+
+def check_resizable_optimizer(optimizer):
+    """Raises NotImplementedError for optimizers DimGrow cannot resize."""
+    if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        raise NotImplementedError(
+            "LossScaleOptimizer (mixed_float16) is not supported by DimGrow "
+            "resizing yet; use float32 or mixed_bfloat16."
+        )
+    if getattr(optimizer, "gradient_accumulation_steps", None):
+        raise NotImplementedError(
+            "Gradient accumulation (`gradient_accumulation_steps`) is not "
+            "supported with DimGrow resizing: Keras zeroes the accumulators "
+            "with shapes fixed at trace time."
+        )
