@@ -25,20 +25,36 @@ def _non_negative_float(text):
     return value
 
 
-def _add_training_args(parser, epochs):
-    parser.add_argument("--epochs", type=_positive_int, default=epochs)
-    parser.add_argument("--batch-size", type=_positive_int, default=256)
-    parser.add_argument("--patience", type=_positive_int, default=2,
-                        help="early-stopping patience on val AUC (default 2)")
-    parser.add_argument("--seed", type=int, default=0)
+TRAINING_DEFAULTS = {"batch_size": 256, "patience": 2, "seed": 0}
+INHERITED = ("epochs", "batch_size", "patience", "seed", "learning_rate",
+             "backbone", "output_dim")
+
+
+def _add_training_args(parser, epochs, inherit=False):
+    """Training flags; with `inherit`, unset flags take the search's value."""
+    note = " (None: the search's setting, else {})" if inherit else ""
+    defaults = dict(TRAINING_DEFAULTS, epochs=epochs)
+
+    def default(key):
+        return None if inherit else defaults[key]
+
+    parser.add_argument("--epochs", type=_positive_int, default=default("epochs"),
+                        help="maximum epochs" + note.format(epochs))
+    parser.add_argument("--batch-size", type=_positive_int, default=default("batch_size"),
+                        help="batch size" + note.format(256))
+    parser.add_argument("--patience", type=_positive_int, default=default("patience"),
+                        help="early-stopping patience on val AUC" + note.format(2))
+    parser.add_argument("--seed", type=int, default=default("seed"),
+                        help="random seed" + note.format(0))
     parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2),
-                        help="Keras progress output (default 1: progress bars)")
+                        help="Keras progress output (1: progress bars)")
 
 
 def _add_search_args(parser):
     parser.add_argument("--alpha", type=_non_negative_float, default=0.02,
-                        help="gate regulariser strength (default 0.02)")
-    parser.add_argument("--max-dim", type=_positive_int, default=16)
+                        help="gate regulariser strength")
+    parser.add_argument("--max-dim", type=_positive_int, default=16,
+                        help="width cap of every field")
     parser.add_argument("--check-every", type=_positive_int, default=50,
                         help="training steps between grow/shrink checks")
     parser.add_argument("--window", type=_positive_int, default=2,
@@ -46,37 +62,52 @@ def _add_search_args(parser):
 
 
 DATA_HELP = ("a split directory ({train,valid,test}.csv + stats.json) or a "
-             "dataset spec JSON (format criteo|frappe|movielens|csv)")
+             "dataset spec JSON (format criteo|frappe|movielens|csv; see "
+             "README 'Load raw ... files')")
+FORMATTER = argparse.ArgumentDefaultsHelpFormatter
 
 
 def _parser():
     from dimgrow_tf.export import export_cli
 
     parser = argparse.ArgumentParser(
-        prog="dimgrow", description="DimGrow embedding dimension search for Keras 3."
+        prog="dimgrow", description="DimGrow embedding dimension search for Keras 3.",
+        formatter_class=FORMATTER,
     )
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="generated data: search, retrain, compare "
-                          "with uniform-16, export and answer one prediction")
+                          "with uniform-16, export and answer one prediction",
+                          formatter_class=FORMATTER)
     demo.add_argument("--rows", type=_positive_int, default=40000)
     demo.add_argument("--out", default="runs/demo", help="output directory")
     _add_training_args(demo, epochs=8)
     _add_search_args(demo)
-    search = sub.add_parser("search", help="run the DimGrow search on a dataset")
+    search = sub.add_parser(
+        "search", help="run the DimGrow search on a dataset", formatter_class=FORMATTER,
+        description="Search the dims; writes search_result.json (with the run's "
+                    "settings and timings), search_model.keras and, for a dataset "
+                    "spec, vocabulary.json (the ids; pass it to `export --vocab`).")
     search.add_argument("data", help=DATA_HELP)
     search.add_argument("--out", default="runs/search", help="output directory")
     _add_training_args(search, epochs=30)
     _add_search_args(search)
-    retrain = sub.add_parser("retrain", help="retrain a plain model at the searched dims")
+    retrain = sub.add_parser(
+        "retrain", help="retrain a plain model at the searched dims",
+        formatter_class=FORMATTER,
+        description="Retrain at the final dims of a search. Training flags not "
+                    "given take the search's settings (search_result.json); a "
+                    "dataset spec is encoded with the search's vocabulary.json "
+                    "when it lies beside the result.")
     retrain.add_argument("data", help=DATA_HELP)
     retrain.add_argument("--result", required=True, help="search_result.json of a search")
     retrain.add_argument("--out", default="runs/retrain", help="output directory")
     retrain.add_argument("--baseline", type=int, default=0, metavar="D",
-                         help="also train uniform-D on the same data and compare")
-    _add_training_args(retrain, epochs=30)
-    report = sub.add_parser("report", help="JSON report and PNG plot of a search result")
+                         help="also train uniform-D on the same data and compare (0: no)")
+    _add_training_args(retrain, epochs=30, inherit=True)
+    report = sub.add_parser("report", help="JSON report and PNG plot of a search result",
+                            formatter_class=FORMATTER)
     report.add_argument("result", help="search_result.json of a search")
-    report.add_argument("--out", default=None, help="directory (default: beside result)")
+    report.add_argument("--out", default=None, help="directory (None: beside the result)")
     export_cli.add_parser(sub)
     return parser
 
@@ -86,16 +117,27 @@ def _fail(message):
     return 2
 
 
-def _load_data(path, out):
-    """Returns `(fields, splits)` for a split directory or a spec JSON."""
+def _load_data(path, out, vocabulary=None):
+    """Returns `(fields, splits)` for a split directory or a spec JSON.
+
+    `vocabulary`: a saved Vocabulary to encode a spec's files with (the
+    search's, so that retrain sees the same ids), unless the spec names one.
+    """
     if os.path.isdir(path):
         from dimgrow_tf.data.datasets import load_split_dir
 
         return load_split_dir(path)
     if path.endswith(".json") and os.path.isfile(path):
+        import dataclasses
+
+        from dimgrow_tf.data.dataset_spec import DatasetSpec
         from dimgrow_tf.data.load_dataset import load_arrays
 
-        data = load_arrays(path)
+        spec = DatasetSpec.load(path)
+        if vocabulary and spec.vocabulary is None:
+            print(f"Encoding with {vocabulary}")
+            spec = dataclasses.replace(spec, vocabulary=vocabulary)
+        data = load_arrays(spec)
         for name, stats in data.stats.items():
             print(f"{name}: {stats.summary()}")
         os.makedirs(out, exist_ok=True)
@@ -104,11 +146,37 @@ def _load_data(path, out):
     raise ValueError(f"{path!r} is neither a split directory nor a dataset spec .json")
 
 
-def _settings(args):
+def _settings(args, inherited=None):
+    """`TrainSettings` from the flags; unset flags (None) take `inherited`
+    (a search's recorded settings), then the defaults."""
+    import dataclasses
+
     from dimgrow_tf.models.search_and_retrain import TrainSettings
 
-    return TrainSettings(batch_size=args.batch_size, epochs=args.epochs,
-                         patience=args.patience, seed=args.seed)
+    inherited = {k: v for k, v in (inherited or {}).items() if k in INHERITED}
+    values = dict(TRAINING_DEFAULTS, epochs=30)
+    values.update(inherited)
+    for key in ("epochs", "batch_size", "patience", "seed"):
+        if getattr(args, key) is not None:
+            values[key] = getattr(args, key)
+    known = {f.name for f in dataclasses.fields(TrainSettings)}
+    return TrainSettings(**{k: v for k, v in values.items() if k in known})
+
+
+def _run_settings(args, settings, **extra):
+    """The settings block written into a run's outputs."""
+    import dataclasses
+
+    import keras
+    import tensorflow as tf
+
+    from dimgrow_tf import __version__
+
+    return {"command": args.command, "data": os.path.abspath(args.data)
+            if getattr(args, "data", None) else None,
+            **dataclasses.asdict(settings), **extra,
+            "versions": {"dimgrow_tf": __version__, "tensorflow": tf.__version__,
+                         "keras": keras.__version__}}
 
 
 def _search(args, fields, splits):
@@ -116,12 +184,15 @@ def _search(args, fields, splits):
     from dimgrow_tf.models.search_and_retrain import run_search
 
     print(f"Searching dims for {len(fields)} fields on {len(splits['train'][1]):,} rows ...")
+    settings = _settings(args)
+    callback_kwargs = {"max_dim": args.max_dim, "check_every": args.check_every,
+                       "window": args.window, "verbose": int(args.verbose > 0)}
     result, info = run_search(
-        fields, splits["train"], splits["valid"], _settings(args), alpha=args.alpha,
-        callback_kwargs={"max_dim": args.max_dim, "check_every": args.check_every,
-                         "window": args.window, "verbose": int(args.verbose > 0)},
+        fields, splits["train"], splits["valid"], settings, alpha=args.alpha,
+        callback_kwargs=callback_kwargs,
         verbose=args.verbose, save_model=os.path.join(args.out, "search_model.keras"),
     )
+    result.settings = _run_settings(args, settings, alpha=args.alpha, **callback_kwargs)
     os.makedirs(args.out, exist_ok=True)
     result.save(os.path.join(args.out, "search_result.json"))
     print(f"Search: {info['epochs']} epochs, {info['resizes']} resizes, "
@@ -138,18 +209,28 @@ def _retrain(args, result, splits, baseline_dim):
     from dimgrow_tf.models.search_and_retrain import evaluate
     from dimgrow_tf.models.search_and_retrain import train_fixed
 
-    settings = _settings(args)
-    print("Retraining a plain model at the searched dims ...")
+    settings = _settings(args, result.settings)
+    print(f"Retraining a plain model at the searched dims (batch {settings.batch_size}, "
+          f"<= {settings.epochs} epochs, seed {settings.seed}) ...")
     model, info = train_fixed(result, splits["train"], splits["valid"], settings,
                               verbose=args.verbose)
     metrics = {"dimgrow": evaluate(model, splits["test"]), "retrain_seconds": info["seconds"],
                "total_dims": result.total_dims, "embedding_params": result.embedding_params}
+    timings = {"retrain_seconds": info["seconds"], "retrain_epochs": info["epochs"]}
     if baseline_dim:
         base_fields = uniform_fields(result.fields, baseline_dim)
         print(f"Training uniform-{baseline_dim} for comparison ...")
-        base, _ = train_fixed(base_fields, splits["train"], splits["valid"], settings,
-                              verbose=args.verbose)
+        base, base_info = train_fixed(base_fields, splits["train"], splits["valid"],
+                                      settings, verbose=args.verbose)
         metrics[f"uniform{baseline_dim}"] = evaluate(base, splits["test"])
+        timings.update(baseline_seconds=base_info["seconds"],
+                       baseline_epochs=base_info["epochs"])
+    given = [k for k in ("epochs", "batch_size", "patience", "seed")
+             if getattr(args, k, None) is not None]
+    metrics["settings"] = _run_settings(
+        args, settings, baseline=baseline_dim, search_settings=result.settings,
+        overridden=given)
+    metrics["timings"] = timings
     os.makedirs(args.out, exist_ok=True)
     model.save(os.path.join(args.out, "retrained.keras"))
     write_json(os.path.join(args.out, "metrics.json"), metrics)
@@ -171,7 +252,8 @@ def _demo(args):
     return export_cli.run(argparse.Namespace(
         model=os.path.join(args.out, "retrained.keras"),
         export_base=os.path.join(args.out, "export"), name="dimgrow", version=None,
-        vocab=None, prune_gates=False, no_warmup=False, predict=True, row=None,
+        vocab=None, result=None, current_widths=False, prune_gates=False,
+        no_warmup=False, predict=True, row=None,
     ))
 
 
@@ -195,13 +277,17 @@ def main(argv=None):
             print(dims_table(result))
             print(f"Wrote {paths['json']} and {paths['png']}")
             return 0
-        fields, splits = _load_data(args.data, args.out)
         if args.command == "search":
+            fields, splits = _load_data(args.data, args.out)
             _search(args, fields, splits)
             return 0
         from dimgrow_tf.models.search_result import SearchResult
 
         result = SearchResult.load(args.result)
+        vocabulary = os.path.join(os.path.dirname(os.path.abspath(args.result)),
+                                  "vocabulary.json")
+        fields, splits = _load_data(args.data, args.out,
+                                    vocabulary if os.path.isfile(vocabulary) else None)
         names = [f.name for f in fields]
         if [f.name for f in result.fields] != names:
             return _fail(f"{args.result} was searched on fields "

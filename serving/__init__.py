@@ -1,10 +1,12 @@
 """Clients and checks for serving DimGrow exports with TensorFlow Serving.
 
-`RestClient` needs only the standard library and numpy; `GrpcClient`
-(imported on first use) needs `tensorflow-serving-api`.
+Requests are built by `dimgrow_tf.export.request_utils` (the same module
+builds the export's warmup requests); `dimgrow_tf` never imports this
+package. `GrpcClient` (imported on first use) needs
+`tensorflow-serving-api`.
 """
 
-from serving.request_utils import load_schema
+from dimgrow_tf.export.request_utils import load_schema
 from serving.rest_client import RestClient
 
 __all__ = ["GrpcClient", "RestClient", "load_schema"]

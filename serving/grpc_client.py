@@ -3,7 +3,7 @@
 import numpy as np
 import tensorflow as tf
 
-from serving import request_utils as ru
+from dimgrow_tf.export import request_utils as ru
 
 
 class GrpcClient:
@@ -13,7 +13,9 @@ class GrpcClient:
     values, shape `(batch,)`) to `serving_default`; `predict_examples`
     sends serialized `tf.Example`s to the `examples` signature; `classify`
     and `regress` send an `ExampleList`. `*_request` methods build the
-    request protos without sending them.
+    request protos without sending them, with
+    `dimgrow_tf.export.request_utils`, which also builds the export's
+    warmup requests.
 
     Args:
         target: str. `host:port`. Defaults to `"localhost:8500"`.
@@ -40,56 +42,31 @@ class GrpcClient:
         self.timeout = float(timeout)
         self._stub = None
 
-    def _model_spec(self, request, signature_name):
-        request.model_spec.name = self.model_name
-        request.model_spec.signature_name = signature_name
-        if self.version is not None:
-            request.model_spec.version.value = int(self.version)
-
     def predict_request(self, features, signature_name="serving_default"):
         """A `PredictRequest` with one tensor per field."""
-        from tensorflow_serving.apis import predict_pb2
-
         columns = ru.to_columns(features, self.schema)
-        request = predict_pb2.PredictRequest()
-        self._model_spec(request, signature_name)
-        for name, values in columns.items():
-            dtype = tf.string if ru.dtype_of(values) == "string" else tf.int64
-            request.inputs[name].CopyFrom(tf.make_tensor_proto(values, dtype=dtype))
-        return request
+        return ru.predict_request(columns, self.model_name, signature_name,
+                                  self.version, self.schema)
 
     def examples_predict_request(self, features, signature_name="examples"):
         """A `PredictRequest` with serialized `tf.Example`s in `examples`."""
-        from tensorflow_serving.apis import predict_pb2
-
-        request = predict_pb2.PredictRequest()
-        self._model_spec(request, signature_name)
-        serialized = [e.SerializeToString() for e in self.examples(features)]
-        request.inputs["examples"].CopyFrom(
-            tf.make_tensor_proto(serialized, dtype=tf.string)
-        )
-        return request
+        return ru.examples_predict_request(self._rows(features), self.model_name,
+                                           signature_name, self.version)
 
     def classify_request(self, features, signature_name="classify"):
-        from tensorflow_serving.apis import classification_pb2
-
-        request = classification_pb2.ClassificationRequest()
-        self._model_spec(request, signature_name)
-        request.input.example_list.examples.extend(self.examples(features))
-        return request
+        return ru.classify_request(self._rows(features), self.model_name,
+                                   signature_name, self.version)
 
     def regress_request(self, features, signature_name="regress"):
-        from tensorflow_serving.apis import regression_pb2
-
-        request = regression_pb2.RegressionRequest()
-        self._model_spec(request, signature_name)
-        request.input.example_list.examples.extend(self.examples(features))
-        return request
+        return ru.regress_request(self._rows(features), self.model_name,
+                                  signature_name, self.version)
 
     def examples(self, features):
-        """One `tf.train.Example` per row."""
-        rows = ru.to_rows(ru.to_columns(features, self.schema))
-        return [ru.make_example(row) for row in rows]
+        """One `tf.train.Example` per row (`None` values left out)."""
+        return [ru.make_example(row) for row in self._rows(features)]
+
+    def _rows(self, features):
+        return ru.to_rows(ru.to_columns(features, self.schema))
 
     def predict(self, features, signature_name="serving_default"):
         """Probabilities `(batch,)` from `serving_default`."""

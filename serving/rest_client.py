@@ -5,7 +5,7 @@ import json
 import urllib.error
 import urllib.request
 
-from serving import request_utils as ru
+from dimgrow_tf.export import request_utils as ru
 
 
 class RestClient:
@@ -65,7 +65,9 @@ class RestClient:
     def examples_body(self, features, signature_name):
         """The JSON body of a classify or regress request."""
         columns = ru.to_columns(features, self.schema)
-        return {"signature_name": signature_name, "examples": ru.to_rows(columns)}
+        rows = [{k: v for k, v in row.items() if v is not None}
+                for row in ru.to_rows(columns)]
+        return {"signature_name": signature_name, "examples": rows}
 
     def examples_predict_body(self, features, signature_name="examples"):
         """A predict body for the `examples` signature: base64-encoded

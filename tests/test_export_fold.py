@@ -42,10 +42,9 @@ def test_fold_golden_weights():
     )
     bias = ((1 - g_a) * [2.0]) @ p_a + ((1 - g_b) * [1.0, 10.0]) @ p_b
     np.testing.assert_allclose(folded.bias, bias, rtol=1e-6)
-    # The OOV bucket is the last row: the field's moving mean.
-    np.testing.assert_allclose(folded.tables["b"][-1], [1.0, 10.0])
-    np.testing.assert_allclose(folded.tables["b"][:4], values["b"]["embeddings"])
-    assert folded.tables["a"].shape == (4, 1)
+    # Tables keep exactly the model's rows: ids (OOV 0, missing 1) are the model's.
+    np.testing.assert_allclose(folded.tables["b"], values["b"]["embeddings"])
+    assert folded.tables["a"].shape == (3, 1) and folded.widths == "current"
 
 
 def test_compact_searched_model_predicts_inference_mode():
@@ -101,6 +100,37 @@ def test_prune_gates_keeps_search_result_dims():
         keras.ops.convert_to_numpy(model(x, training=False)), atol=1e-6)
 
 
+def test_search_result_dims_are_serialised():
+    model, emb, _ = _golden_model()
+    gates = emb.gate_values()      # a: [0.5], b: [0.73, 0.18]
+    result = dg.SearchResult.from_gates(emb.fields, gates)
+    by_result = fold_embedding(emb, result=result)
+    by_gates = fold_embedding(emb, prune_gates=True)
+    assert by_result.widths == "search_result" and by_result.notes == []
+    assert [(f.name, f.dim) for f in by_result.fields] == [("b", 1)]
+    assert by_result.dropped == ["a", "z"]
+    np.testing.assert_allclose(by_result.kernel, by_gates.kernel)
+    np.testing.assert_allclose(by_result.bias, by_gates.bias)
+    # Other dims than gates > 0.5: the highest gates are kept, in place.
+    result.fields = [f.with_dim(d) for f, d in zip(result.fields, (1, 1, 0))]
+    folded = fold_embedding(emb, result=result)
+    assert [(f.name, f.dim) for f in folded.fields] == [("a", 1), ("b", 1)]
+    np.testing.assert_allclose(folded.tables["b"][:, 0], [1.0, 2.0, 3.0, 4.0])
+    result.fields = [f.with_dim(d) for f, d in zip(result.fields, (1, 3, 0))]
+    folded = fold_embedding(emb, result=result)
+    assert folded.fields[1].dim == 2 and "only 2 columns" in folded.notes[0]
+    small, _ = build_compact(model, result=result)
+    x = {"a": np.array([0, 2]), "b": np.array([3, 1]), "z": np.array([0, 0])}
+    np.testing.assert_allclose(   # all current columns kept: the exact fold
+        keras.ops.convert_to_numpy(small({"a": x["a"], "b": x["b"]})),
+        keras.ops.convert_to_numpy(model(x, training=False)), atol=1e-6)
+    other = dg.SearchResult([dg.FieldConfig("a", 4, dim=1)])
+    with pytest.raises(ValueError, match="the model has"):
+        fold_embedding(emb, result=other)
+    with pytest.raises(ValueError, match="not both"):
+        fold_embedding(emb, prune_gates=True, result=result)
+
+
 def test_fixed_model_copy_is_exact_and_drops_zero_fields():
     keras.utils.set_random_seed(1)
     fields = [dg.FieldConfig("a", 10, dim=2), dg.FieldConfig("b", 7, dim=0),
@@ -112,11 +142,12 @@ def test_fixed_model_copy_is_exact_and_drops_zero_fields():
     small, folded = build_compact(model)
     assert folded.source == "fixed" and folded.dropped == ["b"] and folded.bias is None
     table = model.get_layer("field_embedding").embeddings["c"].embeddings.numpy()
-    np.testing.assert_allclose(folded.tables["c"], np.vstack([table, table.mean(0)]))
+    np.testing.assert_allclose(folded.tables["c"], table)
+    assert folded.widths == "fixed"
     expected = keras.ops.convert_to_numpy(model(x, training=False))
     got = keras.ops.convert_to_numpy(small({"a": x["a"], "c": x["c"]}, training=False))
     np.testing.assert_allclose(got, expected, atol=1e-6)
-    with pytest.raises(ValueError, match="needs a searched model"):
+    with pytest.raises(ValueError, match="need a searched model"):
         build_compact(model, prune_gates=True)
 
 

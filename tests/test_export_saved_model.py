@@ -98,12 +98,16 @@ def test_export_holds_only_inference_variables_and_no_device(tmp_path, searched)
     weights = {k: v for k, v in names.items() if "/.ATTRIBUTES/VARIABLE_VALUE" in k}
     shapes = sorted(tuple(v) for v in weights.values())
     backbone = sorted(tuple(w.shape) for w in searched.get_layer("wide_deep").weights)
-    assert shapes == sorted([(13, 3), (7, 2), (5, 8), (8,)] + backbone)
+    assert shapes == sorted([(12, 3), (6, 2), (5, 8), (8,)] + backbone)
     assert not any("seed" in k or "optimizer" in k or "gate" in k for k in names)
     meta = json.loads(pathlib.Path(path, "assets.extra", "dimgrow_export.json").read_text())
     assert meta["source"] == "searched" and meta["dropped_fields"] == ["b"]
-    assert [(f["name"], f["dim"], f["oov_id"], f["dtype"]) for f in meta["fields"]] == [
-        ("a", 3, 12, "int64"), ("c", 2, 6, "int64")]
+    assert [(f["name"], f["dim"], f["kind"], f["dtype"]) for f in meta["fields"]] == [
+        ("a", 3, "id", "int64"), ("c", 2, "id", "int64")]
+    assert meta["widths"] == "current" and meta["ids"] == {
+        "oov": 0, "missing": 1, "first_value": 2}
+    # The stale fingerprint (a hash of the unedited saved_model.pb) is gone.
+    assert not os.path.exists(os.path.join(path, "fingerprint.pb"))
 
 
 def test_warmup_file_holds_real_requests(tmp_path, searched):
@@ -127,7 +131,8 @@ def test_warmup_file_holds_real_requests(tmp_path, searched):
 
 def test_saved_model_cli_shows_the_contract(tmp_path, searched):
     vocab = [f"v{i}" for i in range(10)]
-    path = export_saved_model(searched, str(tmp_path), vocabularies={"a": vocab, "b": ["x"]})
+    path = export_saved_model(searched, str(tmp_path), vocabulary=dg.Vocabulary(
+        {"a": vocab, "b": list("vwxyz")}))
     assert pathlib.Path(path, "assets", "vocab_a.txt").read_text().split() == vocab
     proc = subprocess.run(
         [str(SAVED_MODEL_CLI), "show", "--all", "--dir", path],
@@ -162,17 +167,16 @@ def test_saved_model_cli_shows_the_contract(tmp_path, searched):
 
 
 @pytest.mark.parametrize(
-    "vocabularies, error, message",
-    [({"zzz": ["x"]}, ValueError, "unknown field"),
-     ({"a": [f"v{i}" for i in range(13)]}, ValueError, "vocab_size=12"),
-     ({"a": ["x", "y", "x"]}, ValueError, "repeats 'x'"),
-     ({"a": ["x", "y\nz"]}, ValueError, "line break"),
-     ({"a": ["x", ""]}, ValueError, "is empty"),
-     ({"a": ["x", 3]}, TypeError, "must hold strings"),
-     ({"a": "xyz"}, TypeError, "list of strings"),
-     ({"a": []}, ValueError, "is empty")],
+    "vocabulary, error, message",
+    [(dg.Vocabulary({"zzz": ["x"]}), ValueError, r"field\(s\) \['zzz'\] that the model lacks"),
+     (dg.Vocabulary({"a": [f"v{i}" for i in range(11)]}), ValueError,
+      "gives 13 ids .* vocab_size=12"),
+     ({"a": [f"v{i}" for i in range(10)]}, TypeError, r"\{field: \[str\]\} mapping"),
+     (dg.Vocabulary({"a": [f"v{i}" for i in range(9)] + ["y\nz"]}), ValueError,
+      "line break"),
+     ("missing_vocabulary.json", FileNotFoundError, "missing_vocabulary.json")],
 )
-def test_bad_vocabularies_are_rejected(tmp_path, searched, vocabularies, error, message):
+def test_bad_vocabularies_write_nothing(tmp_path, searched, vocabulary, error, message):
     with pytest.raises(error, match=message):
-        export_saved_model(searched, str(tmp_path), vocabularies=vocabularies)
-    assert not (tmp_path / "dimgrow").exists() or _versions(tmp_path / "dimgrow") == []
+        export_saved_model(searched, str(tmp_path / "base"), vocabulary=vocabulary)
+    assert not (tmp_path / "base").exists()

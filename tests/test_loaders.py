@@ -42,6 +42,28 @@ def test_vocabulary_layout_sorting_and_min_count():
     assert features["s"].dtype == np.int32 and oov == {"s": 3}
 
 
+def test_missing_tokens_map_to_the_missing_id_everywhere(tmp_path):
+    from dimgrow_tf.data.csv_loader import CsvLoader
+    from dimgrow_tf.data.csv_schema import CsvSchema
+
+    vocab = Vocabulary.fit({"s": ["a", "NA", "", "b", None]}, missing=("NA", ""))
+    assert vocab.values("s") == ["a", "b"]
+    assert [vocab.lookup("s", v) for v in ("a", "NA", "", None, "zz")] == [2, 1, 1, 1, 0]
+    features, oov = vocab.encode({"s": ["NA", "b", "", "q"]})
+    assert features["s"].tolist() == [1, 3, 1, 0] and oov == {"s": 1}
+    vocab.save(tmp_path / "v.json")
+    assert Vocabulary.load(tmp_path / "v.json").missing == ("NA", "")
+    assert Vocabulary.fit({"s": ["", "a"]}).lookup("s", "") == 1   # default: "" missing
+    with pytest.raises(ValueError, match="'NA' is also a missing token"):
+        Vocabulary({"s": ["NA"]}, missing=("NA",))
+    schema = CsvSchema(label="y", categorical=("s",), missing=("-",))
+    loader = CsvLoader(schema)
+    table = loader.read_text("y,s\n1,a\n0,-\n1,\n")
+    fitted = loader.fit_vocabulary(table)
+    assert fitted.missing == ("-",) and fitted.values("s") == ["", "a"]
+    assert fitted.encode(table.columns)[0]["s"].tolist() == [3, 1, 2]
+
+
 def test_vocabulary_json_round_trip(tmp_path):
     vocab = Vocabulary.fit({"n": ["3", "1"], "s": ["é", "x\ty"]},
                            kinds={"n": "int"}, min_count=1)

@@ -17,7 +17,7 @@ from tensorflow_serving.apis import regression_pb2
 
 from serving import GrpcClient
 from serving import RestClient
-from serving import request_utils as ru
+from dimgrow_tf.export import request_utils as ru
 
 SCHEMA = {"user": "string", "item": "int64"}
 ROWS = [{"user": "ann", "item": 3}, {"user": "bob", "item": 4}]
@@ -149,9 +149,10 @@ def test_grpc_client_sends_typed_tensors_and_examples(grpc_target):
 
 @pytest.mark.parametrize(
     "features, error, message",
-    [({"user": ["ann"], "item": [1.5]}, TypeError, "integer ids or strings"),
+    [({"user": ["ann"], "item": [1.5]}, TypeError, "integer ids, strings or None"),
      ({"user": [1], "item": [1]}, TypeError, "takes string values"),
      ({"user": ["a"]}, ValueError, r"missing \['item'\]"),
+     ({"user": ["a"], "item": [1], "age": [3]}, ValueError, r"missing \[\], extra \['age'\]"),
      ({"user": ["a", "b"], "item": [1]}, ValueError, "same number of values"),
      ({"user": [["a", "b"]], "item": [[1, 2]]}, ValueError, "1-D list"),
      ([{"user": "a", "item": 1}, {"user": "b"}], ValueError, "Row 1 has fields"),
@@ -161,6 +162,17 @@ def test_grpc_client_sends_typed_tensors_and_examples(grpc_target):
 def test_bad_features_fail_before_sending(features, error, message):
     with pytest.raises(error, match=message):
         ru.to_columns(features, SCHEMA)
+
+
+def test_missing_values_are_left_out_of_examples_and_refused_as_tensors():
+    columns = ru.to_columns([{"user": None, "item": 3}, {"user": "b", "item": None}], SCHEMA)
+    first, second = (ru.make_example(r) for r in ru.to_rows(columns))
+    assert sorted(first.features.feature) == ["item"]
+    assert sorted(second.features.feature) == ["user"]
+    with pytest.raises(ValueError, match="'user' has a missing value"):
+        ru.predict_request(columns, "m", schema=SCHEMA)
+    body = RestClient(schema=SCHEMA).examples_body(columns, "regress")
+    assert body["examples"] == [{"item": 3}, {"user": "b"}]
 
 
 def test_columns_accept_numpy_and_column_vectors():

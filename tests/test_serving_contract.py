@@ -18,13 +18,15 @@ from tensorflow_serving.apis import regression_pb2
 
 import dimgrow_tf as dg
 from dimgrow_tf.export import export_saved_model
+from dimgrow_tf.data.vocabulary import MISSING_ID
+from dimgrow_tf.data.vocabulary import OOV_ID
 from dimgrow_tf.export.compact_model import build_compact
 from serving import GrpcClient
 from serving import RestClient
 from serving import load_schema
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-VOCAB_A = [f"city_{i}" for i in range(12)]
+VOCAB_A = dg.Vocabulary({"a": [f"city_{i}" for i in range(10)]})   # ids 2..11
 FIELDS = [dg.FieldConfig("a", 12, dim=3), dg.FieldConfig("b", 7, dim=0),
           dg.FieldConfig("c", 6, dim=2)]
 ROWS = 16
@@ -58,7 +60,15 @@ def _fixed_model():
 
 
 def _oov_ids(ids, vocab_size):
-    return np.where((ids < 0) | (ids >= vocab_size), vocab_size, ids)
+    return np.where((ids < 0) | (ids >= vocab_size), OOV_ID, ids)
+
+
+def _word(i):
+    """The raw string of id `i` of field `a`: unseen strings for ids that
+    are out of range, the empty string (missing) for id 1."""
+    if 2 <= i < 12:
+        return VOCAB_A.values("a")[i - 2]
+    return "" if i == MISSING_ID else "unseen"
 
 
 def _eager(model, ids):
@@ -71,13 +81,13 @@ def served(tmp_path_factory):
     searched, fixed = _searched_model(), _fixed_model()
     x, _ = _data(ROWS, 7)
     kept = {n: x[n] for n in ("a", "c")}
-    oov = {"a": np.array([12, -1, 3]), "c": np.array([2, 6, -5])}
+    oov = {"a": np.array([12, -1, 1, 3]), "c": np.array([2, 6, -5, 1])}
     cases = {}
-    for name, model, vocab in (("searched", searched, {"a": VOCAB_A}),
+    for name, model, vocab in (("searched", searched, VOCAB_A),
                                ("fixed", fixed, None)):
-        path = export_saved_model(model, str(base), model_name=name, vocabularies=vocab)
+        path = export_saved_model(model, str(base), model_name=name, vocabulary=vocab)
         compact = build_compact(model)[0]
-        to_raw = (lambda ids: [VOCAB_A[i] if 0 <= i < 12 else "unseen" for i in ids]) \
+        to_raw = (lambda ids: [_word(i) for i in ids]) \
             if vocab else (lambda ids: [int(i) for i in ids])
         rows = {"a": to_raw(kept["a"]), "c": [int(i) for i in kept["c"]]}
         oov_rows = {"a": to_raw(oov["a"]), "c": [int(i) for i in oov["c"]]}
@@ -89,8 +99,10 @@ def served(tmp_path_factory):
             "compact": _eager(compact, kept),
             "compact_oov": _eager(compact, {k: _oov_ids(v, {"a": 12, "c": 6}[k])
                                             for k, v in oov.items()}),
-            "compact_missing_c": _eager(compact, {"a": kept["a"], "c": np.full(ROWS, 6)}),
-            "compact_missing_a": _eager(compact, {"a": np.full(ROWS, 12), "c": kept["c"]}),
+            "compact_missing_c": _eager(compact, {"a": kept["a"],
+                                                  "c": np.full(ROWS, MISSING_ID)}),
+            "compact_missing_a": _eager(compact, {"a": np.full(ROWS, MISSING_ID),
+                                                  "c": kept["c"]}),
             "warmup_compact": compact,
         }
     job = {"exports": []}
@@ -230,7 +242,8 @@ def test_warmup_records_replay(served, name):
         for field, kind in schema.items():
             values = tf.make_ndarray(request.inputs[field])
             ids[field] = np.array(
-                [VOCAB_A.index(v.decode()) for v in values] if kind == "string" else values,
+                [VOCAB_A.lookup("a", v.decode()) for v in values] if kind == "string"
+                else values,
                 "int32")
         np.testing.assert_allclose(
             tf.make_ndarray(reply.outputs["probability"]),

@@ -59,6 +59,14 @@ class CsvLoader(RowLoader):
         if schema.columns is not None:
             self._set_columns(schema.columns)
 
+    def fit_vocabulary(self, table, min_count=1):
+        """Learns a `Vocabulary` whose missing tokens are `schema.missing`,
+        so serving maps those raw cells to the missing id as loading does."""
+        from dimgrow_tf.data.vocabulary import Vocabulary
+
+        return Vocabulary.fit(table.columns, table.kinds, min_count=min_count,
+                              missing=self.schema.missing)
+
     def read_header(self, text):
         header = self._split(text)
         dupes = sorted({c for c in header if header.count(c) > 1})

@@ -27,13 +27,18 @@ class Vocabulary:
     | id | meaning |
     | --- | --- |
     | 0 (`OOV_ID`) | a value not in the vocabulary: unseen in training, or rarer than `min_count` |
-    | 1 (`MISSING_ID`) | a missing value (empty cell) |
+    | 1 (`MISSING_ID`) | a missing value: `None`, or one of the `missing` tokens (the empty string by default) |
     | 2.. | the kept training values, sorted (numerically for `"int"` fields, by code point for `"str"` fields) |
 
     So `vocab_size(field) = 2 + number of kept values`, and both special
     ids exist even if training had no missing or rare values, which keeps
     the layout the same at serving time. Values are canonical strings
     (`str(int)` for `"int"` fields); `None` means missing.
+
+    This one mapping is used everywhere: the loaders encode training and
+    evaluation files with it, and `export_saved_model(...,
+    vocabulary=vocab)` looks raw strings up with exactly the same rule in
+    the serving graph (unseen -> 0, missing token or absent feature -> 1).
 
     Args:
         values: dict. Field name -> the kept values in id order (value `k`
@@ -42,6 +47,9 @@ class Vocabulary:
             `"str"` for every field. Defaults to `None`.
         min_count: int. The threshold the vocabulary was fitted with
             (recorded only). Defaults to `1`.
+        missing: tuple of str. Raw values that mean "missing" (id 1), e.g.
+            a `CsvSchema`'s `missing` cells. No kept value may be one of
+            them. Defaults to `("",)`.
 
     Example:
 
@@ -55,9 +63,10 @@ class Vocabulary:
     ```
     """
 
-    def __init__(self, values, kinds=None, min_count=1):
+    def __init__(self, values, kinds=None, min_count=1, missing=("",)):
         kinds = dict(kinds or {})
         self.min_count = _check_min_count(min_count)
+        self.missing = _check_missing(missing)
         self.kinds = {}
         self._ids = {}
         self._values = {}
@@ -74,6 +83,11 @@ class Vocabulary:
                 if not isinstance(v, str):
                     raise ValueError(
                         f"Field {name!r}: values must be strings. Received: {v!r}"
+                    )
+                if v in self.missing:
+                    raise ValueError(
+                        f"Field {name!r}: value {v!r} is also a missing "
+                        f"token {list(self.missing)}."
                     )
                 if kind == "int" and not _CANONICAL_INT.fullmatch(v):
                     raise ValueError(
@@ -93,7 +107,8 @@ class Vocabulary:
 
     @classmethod
     def fit(cls, columns: Mapping[str, Sequence[Optional[str]]],
-            kinds: Optional[Dict[str, str]] = None, min_count: int = 1):
+            kinds: Optional[Dict[str, str]] = None, min_count: int = 1,
+            missing: Sequence[str] = ("",)):
         """Learns a vocabulary from training columns.
 
         Args:
@@ -103,19 +118,23 @@ class Vocabulary:
                 id order. Defaults to `None` (all `"str"`).
             min_count: int. Values seen fewer times are left out (they map
                 to the OOV id). Defaults to `1` (keep every value).
+            missing: tuple of str. Values that mean missing (not kept).
+                Defaults to `("",)`.
 
         Returns:
             A `Vocabulary`.
         """
         min_count = _check_min_count(min_count)
+        missing = _check_missing(missing)
         kinds = dict(kinds or {})
         values = {}
         for name, column in columns.items():
-            counts = collections.Counter(v for v in column if v is not None)
+            counts = collections.Counter(
+                v for v in column if v is not None and v not in missing)
             kept = [v for v, c in counts.items() if c >= min_count]
             key = int_sort_key if kinds.get(name, "str") == "int" else None
             values[name] = sorted(kept, key=key)
-        return cls(values, kinds, min_count)
+        return cls(values, kinds, min_count, missing)
 
     @property
     def field_names(self):
@@ -135,8 +154,9 @@ class Vocabulary:
         return list(self._values[self._check_field(field)])
 
     def lookup(self, field, value):
-        """The id of one `value` (`None` = missing) of `field`."""
-        if value is None:
+        """The id of one `value` of `field` (`None` or a missing token:
+        `MISSING_ID`; a value not kept: `OOV_ID`)."""
+        if value is None or value in self.missing:
             return MISSING_ID
         return self._ids[self._check_field(field)].get(value, OOV_ID)
 
@@ -160,10 +180,12 @@ class Vocabulary:
                 f"unknown {extra}"
             )
         features, oov = {}, {}
+        blank = self.missing
         for name, ids in self._ids.items():
             get = ids.get
             out = np.fromiter(
-                (MISSING_ID if v is None else get(v, OOV_ID) for v in columns[name]),
+                (MISSING_ID if v is None or v in blank else get(v, OOV_ID)
+                 for v in columns[name]),
                 dtype=np.int32, count=len(columns[name]),
             )
             features[name] = out
@@ -177,6 +199,7 @@ class Vocabulary:
             "layout": {"oov": OOV_ID, "missing": MISSING_ID,
                        "first_value": FIRST_VALUE_ID},
             "min_count": self.min_count,
+            "missing": list(self.missing),
             "fields": [
                 {"name": n, "kind": self.kinds[n], "values": self._values[n]}
                 for n in self._values
@@ -188,7 +211,10 @@ class Vocabulary:
         """Rebuilds a vocabulary from `get_config()` output."""
         if config.get("format") != _FORMAT:
             raise ValueError(
-                f"Not a {_FORMAT} vocabulary: format={config.get('format')!r}"
+                f"Not a {_FORMAT} vocabulary: format={config.get('format')!r}. "
+                "Use the vocabulary.json that `dimgrow search` or "
+                "`Vocabulary.save` writes (ids 0 = OOV, 1 = missing, 2.. = "
+                "values)."
             )
         fields = config["fields"]
         names = [f["name"] for f in fields]
@@ -198,6 +224,7 @@ class Vocabulary:
             {f["name"]: f["values"] for f in fields},
             {f["name"]: f["kind"] for f in fields},
             config.get("min_count", 1),
+            tuple(config.get("missing", ("",))),
         )
 
     def save(self, path):
@@ -224,6 +251,14 @@ class Vocabulary:
                 f"Unknown field {field!r}; the vocabulary has {self.field_names}"
             )
         return field
+
+
+def _check_missing(missing):
+    if isinstance(missing, str) or not all(isinstance(m, str) for m in missing):
+        raise ValueError(
+            f"`missing` must be a list of strings. Received: missing={missing!r}"
+        )
+    return tuple(missing)
 
 
 def _check_min_count(min_count):

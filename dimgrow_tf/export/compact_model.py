@@ -14,7 +14,7 @@ EMBEDDING_NAME = "folded_embedding"
 HEAD_NAME = "head"
 
 
-def compact_model(model, prune_gates=False):
+def compact_model(model, prune_gates=False, result=None):
     """Freezes a searched or retrained model into a compact inference model.
 
     The model's `DimGrowEmbedding` (searched model) or `FixedFieldEmbedding`
@@ -26,11 +26,10 @@ def compact_model(model, prune_gates=False):
       model predicts with `training=False`, up to float rounding;
     - fields at width 0 are dropped, and so are their inputs: the compact
       model takes one `int32` input per kept field;
-    - tables keep their final widths; each gains one row at index
-      `vocab_size`, the out-of-vocabulary bucket. Its value is the field's
-      moving mean `mu` for a searched model (the value a fully closed gate
-      substitutes: the field then carries no information) and the mean of
-      the table's rows for a retrained model.
+    - tables keep their rows (the same ids as the source model: with a
+      loader `Vocabulary`, 0 = OOV and 1 = missing) and their widths: the
+      current ones, or those of `result` / `prune_gates` (see
+      `fold_utils`).
 
     The layers after the embedding are cloned with their weights (or, when
     a layer cannot be cloned from its config, shared) and the result holds
@@ -43,13 +42,15 @@ def compact_model(model, prune_gates=False):
             `build_model`) and one probability output.
         prune_gates: bool. Searched models only: also drop the columns
             whose gate is <= 0.5, folding their moving mean into the bias.
-            This matches the `SearchResult` final dims but is approximate
-            (the dropped columns' variation is lost). Defaults to `False`.
+            Approximate (the dropped columns' variation is lost). Defaults
+            to `False`.
+        result: SearchResult or None. Searched models only: serialise the
+            result's final dims instead of the current widths (approximate
+            like `prune_gates`). Defaults to `None`.
 
     Returns:
         A `keras.Model` taking `{kept field: int32 ids (batch,)}` with ids
-        in `[0, vocab_size]` (`vocab_size` = OOV) and returning the
-        probability `(batch, 1)`.
+        in `[0, vocab_size)` and returning the probability `(batch, 1)`.
 
     Example:
 
@@ -61,18 +62,15 @@ def compact_model(model, prune_gates=False):
                               # need not be passed
     ```
     """
-    return build_compact(model, prune_gates)[0]
+    return build_compact(model, prune_gates, result)[0]
 
 
-def build_compact(model, prune_gates=False):
+def build_compact(model, prune_gates=False, result=None):
     """`(compact keras.Model, FoldedEmbedding)`; see `compact_model`."""
     layer = find_embedding_layer(model)
-    folded = fold_embedding(layer, prune_gates)
+    folded = fold_embedding(layer, prune_gates, result)
     head = _clone_head(model, layer)
-    fields = [
-        dataclasses.replace(f, vocab_size=f.vocab_size + 1, max_dim=None)
-        for f in folded.fields
-    ]
+    fields = [dataclasses.replace(f, max_dim=None) for f in folded.fields]
     embedding = FixedFieldEmbedding(
         fields,
         output_dim=folded.output_dim,
@@ -126,7 +124,7 @@ def _clone_head(model, layer):
 def unchecked_forward(compact, ids):
     """The compact model's forward pass without its id-range assertions.
 
-    For ids already mapped into `[0, vocab_size]` (the serving graph does
+    For ids already mapped into `[0, vocab_size)` (the serving graph does
     so): the same layers and weights as `compact(ids, training=False)`,
     with fewer ops per request and a smaller graph.
     """

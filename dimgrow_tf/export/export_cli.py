@@ -1,8 +1,11 @@
 """The `dimgrow export` subcommand (wired into `dimgrow_tf.cli`)."""
 
+import argparse
 import json
 import os
 import sys
+
+RESULT_FILE = "search_result.json"
 
 
 def add_parser(subparsers):
@@ -12,17 +15,29 @@ def add_parser(subparsers):
         help="write a compact TF Serving SavedModel from a .keras model",
         description=(
             "Freeze a searched or retrained model (.keras) into "
-            "<export-base>/<name>/<version>/ for TF Serving."
+            "<export-base>/<name>/<version>/ for TF Serving. With --vocab, "
+            "the vocabulary's fields take raw values mapped exactly as the "
+            "loader maps them (unseen -> 0 = OOV, missing -> 1)."
         ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("model", help="searched or retrained model (.keras file)")
-    parser.add_argument("--export-base", default="exports",
-                        help="base directory (default: exports)")
-    parser.add_argument("--name", default="dimgrow", help="model name (default: dimgrow)")
+    parser.add_argument("--export-base", default="exports", help="base directory")
+    parser.add_argument("--name", default="dimgrow", help="model name")
     parser.add_argument("--version", type=int, default=None,
-                        help="version number (default: newest + 1)")
-    parser.add_argument("--vocab", default=None,
-                        help="JSON file {field: [strings]}: those fields take strings")
+                        help="version number (None: newest + 1)")
+    parser.add_argument(
+        "--vocab", default=None, metavar="VOCABULARY.json",
+        help="the vocabulary.json written by `dimgrow search`/`retrain` on a "
+             "dataset spec (or Vocabulary.save): its fields take raw values")
+    parser.add_argument(
+        "--result", default=None, metavar="SEARCH_RESULT.json",
+        help="searched models: export the final dims of this search result "
+             f"(None: {RESULT_FILE} beside the model if it exists)")
+    parser.add_argument(
+        "--current-widths", action="store_true",
+        help="searched models: export the last-step widths (exact fold), "
+             "not the search result's final dims")
     parser.add_argument("--prune-gates", action="store_true",
                         help="searched models: drop columns with gate <= 0.5 (approximate)")
     parser.add_argument("--no-warmup", action="store_true",
@@ -33,87 +48,133 @@ def add_parser(subparsers):
     )
     parser.add_argument(
         "--row", default=None, metavar="JSON",
-        help="the row --predict answers, e.g. '{\"user\": \"ann\", \"item\": 4}' "
-             "(default: the first id or string of every field)",
+        help="the row --predict answers, e.g. '{\"user\": \"ann\", \"item\": 4}'; "
+             "null = missing (None: the first value or id 0 of every field)",
     )
     return parser
 
 
 def run(args):
-    """Runs `dimgrow export`; returns the exit status."""
+    """Runs `dimgrow export`; returns the exit status.
+
+    Every input (model, vocabulary, search result, the `--row`) is checked
+    before anything is written: a failed command leaves no version.
+    """
     if not os.path.isfile(args.model):
         return _fail(f"{args.model!r} is not a file")
-    vocabularies, row = None, None
+    row = None
     try:
-        if args.vocab:
-            with open(args.vocab) as fh:
-                vocabularies = json.load(fh)
         if args.row is not None:
             row = json.loads(args.row)
             if not isinstance(row, dict):
                 raise ValueError("--row takes one JSON object {field: value}")
-    except (OSError, ValueError) as err:
+    except ValueError as err:
         return _fail(str(err))
     import keras
 
     import dimgrow_tf  # noqa: F401  (registers the layers for loading)
+    from dimgrow_tf.export import export_utils as eu
+    from dimgrow_tf.export.compact_model import build_compact
     from dimgrow_tf.export.export_saved_model import export_saved_model
+    from dimgrow_tf.export.fold_utils import find_embedding_layer
+    from dimgrow_tf.export.raw_features import field_kinds
+    from dimgrow_tf.layers.dimgrow_embedding import DimGrowEmbedding
+    from dimgrow_tf.models.search_result import SearchResult
 
     try:
         model = keras.saving.load_model(args.model, compile=False)
+        searched = isinstance(find_embedding_layer(model), DimGrowEmbedding)
+        result_path = _result_path(args, searched)
+        result = SearchResult.load(result_path) if result_path else None
+        _, folded = build_compact(model, args.prune_gates, result)
+        vocabulary = eu.check_vocabulary(args.vocab, folded.fields, folded.dropped)
+        kinds = field_kinds(folded.fields, vocabulary)
+        if row is None:
+            row = {f.name: (vocabulary.values(f.name)[0]
+                            if kinds[f.name] != "id" and vocabulary.values(f.name)
+                            else 0) for f in folded.fields}
+            row = {k: (int(v) if kinds[k] == "int" else v) for k, v in row.items()}
+        row = check_row(row, kinds, folded.dropped)
         path = export_saved_model(
             model, args.export_base, model_name=args.name, version=args.version,
-            vocabularies=vocabularies, prune_gates=args.prune_gates,
-            warmup=not args.no_warmup,
+            vocabulary=vocabulary, prune_gates=args.prune_gates,
+            warmup=not args.no_warmup, result=result,
         )
-    except (OSError, ValueError, TypeError, FileExistsError) as err:
+    except (OSError, ValueError, TypeError, KeyError) as err:
         return _fail(str(err))
     with open(os.path.join(path, "assets.extra", "dimgrow_export.json")) as fh:
         meta = json.load(fh)
     dims = ", ".join(f"{f['name']}={f['dim']}" for f in meta["fields"])
     print(f"Exported {meta['source']} model to {path} ({dims}; "
           f"dropped: {', '.join(meta['dropped_fields']) or 'none'})")
+    print(f"Widths: {meta['widths']} ({meta['widths_reason']}"
+          + (f"; from {result_path}" if result_path else "") + ")")
     if args.predict or args.row is not None:
-        try:
-            answer = predict_one(path, meta, row)
-        except (ValueError, TypeError) as err:
-            return _fail(str(err))
-        print(json.dumps(answer))
+        print(json.dumps(predict_one(path, row)))
     return 0
 
 
-def predict_one(path, meta, row=None):
-    """Loads the export at `path` and answers one `serving_default` row.
+def _result_path(args, searched):
+    if not searched:
+        if args.result:
+            raise ValueError("--result applies to searched models; this model "
+                             "has fixed widths.")
+        return None
+    if args.current_widths or args.prune_gates:
+        if args.result:
+            raise ValueError("--result cannot be combined with --current-widths "
+                             "or --prune-gates.")
+        return None
+    if args.result:
+        return args.result
+    beside = os.path.join(os.path.dirname(os.path.abspath(args.model)), RESULT_FILE)
+    return beside if os.path.isfile(beside) else None
 
-    Returns:
-        dict `{"request": row, "probability": float}`.
+
+def check_row(row, kinds, dropped=()):
+    """Checks a `--row` against the export's fields; returns the row for them.
+
+    Raises:
+        ValueError: naming the missing and the extra fields.
+        TypeError: a value of the wrong kind (`null` means missing).
+    """
+    from dimgrow_tf.export.request_utils import check_fields
+
+    names = [n for n in row if n not in dropped]
+    check_fields(names, kinds, what="The export")
+    for name, kind in kinds.items():
+        value = row[name]
+        want = str if kind == "string" else int
+        if value is not None and (isinstance(value, bool) or not isinstance(value, want)):
+            raise TypeError(
+                f"Field {name!r} takes {'string' if want is str else 'int64'} "
+                f"values (or null for missing); got {value!r}.")
+    return {name: row[name] for name in kinds}
+
+
+def predict_one(path, row):
+    """Loads the export at `path` and answers one checked row.
+
+    A row without missing values goes to `serving_default`, one with `null`
+    values to `examples` as a `tf.Example` without those features (the
+    missing id). Returns `{"request", "signature", "probability"}`.
     """
     import tensorflow as tf
 
-    fields = {f["name"]: f for f in meta["fields"]}
-    if row is None:
-        row = {name: (_first_word(path, name) if f["dtype"] == "string" else 0)
-               for name, f in fields.items()}
-    unknown = sorted(set(row) - set(fields) - set(meta["dropped_fields"]))
-    if unknown or set(fields) - set(row):
-        raise ValueError(
-            f"The export takes fields {sorted(fields)}; the row has {sorted(row)}."
-        )
-    tensors = {}
-    for name, f in fields.items():
-        value = row[name]
-        want = str if f["dtype"] == "string" else int
-        if isinstance(value, bool) or not isinstance(value, want):
-            raise TypeError(f"Field {name!r} takes {f['dtype']} values; got {value!r}.")
-        tensors[name] = tf.constant([value], tf.string if want is str else tf.int64)
+    from dimgrow_tf.export.request_utils import make_example
+
     loaded = tf.saved_model.load(path)
-    prob = loaded.signatures["serving_default"](**tensors)["probability"]
-    return {"request": {k: row[k] for k in fields}, "probability": float(prob.numpy()[0])}
-
-
-def _first_word(path, name):
-    with open(os.path.join(path, "assets", f"vocab_{name}.txt"), encoding="utf-8") as fh:
-        return fh.readline().rstrip("\n")
+    if any(v is None for v in row.values()):
+        signature = "examples"
+        serialized = tf.constant([make_example(row).SerializeToString()])
+        prob = loaded.signatures[signature](examples=serialized)["probability"]
+    else:
+        signature = "serving_default"
+        tensors = {k: tf.constant([v], tf.string if isinstance(v, str) else tf.int64)
+                   for k, v in row.items()}
+        prob = loaded.signatures[signature](**tensors)["probability"]
+    return {"request": row, "signature": signature,
+            "probability": float(prob.numpy()[0])}
 
 
 def _fail(message):

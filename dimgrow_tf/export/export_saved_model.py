@@ -1,8 +1,10 @@
 """Public entry point: a compact, versioned SavedModel for TF Serving."""
 
+import os
 import posixpath
 import shutil
 import tempfile
+import warnings
 
 import tensorflow as tf
 
@@ -10,7 +12,11 @@ from dimgrow_tf.export import export_utils as eu
 from dimgrow_tf.export import saved_model_utils as smu
 from dimgrow_tf.export.compact_model import build_compact
 from dimgrow_tf.export.serving_config import write_models_config
+from dimgrow_tf.export.raw_features import STRING
+from dimgrow_tf.export.raw_features import RawFeatures
+from dimgrow_tf.export.raw_features import field_kinds
 from dimgrow_tf.export.serving_module import build_serving_module
+from dimgrow_tf.export.serving_module import save_serving_module
 from dimgrow_tf.export.warmup_utils import sample_rows
 from dimgrow_tf.export.warmup_utils import write_warmup_requests
 
@@ -20,43 +26,55 @@ def export_saved_model(
     export_base,
     model_name="dimgrow",
     version=None,
-    vocabularies=None,
+    vocabulary=None,
     prune_gates=False,
     warmup=True,
     warmup_features=None,
     write_config=True,
+    result=None,
 ):
     """Exports a searched or retrained model as a compact SavedModel.
 
     The model is first frozen with `compact_model` (gates and shuffle
-    folded into the weights, fields at width 0 dropped, tables at their
-    final widths plus one OOV row, layers after the embedding copied in
-    inference mode). Then `<export_base>/<model_name>/<version>/` is
-    written in TF Serving's layout:
+    folded into the weights, fields at width 0 dropped, layers after the
+    embedding copied in inference mode). Then
+    `<export_base>/<model_name>/<version>/` is written in TF Serving's
+    layout:
 
     - `saved_model.pb` + `variables/`: only the variables the inference
       graph reads; no device string anywhere, so the same export runs on
       the CPU and GPU `tensorflow/serving` images;
-    - signatures `serving_default` (one input per kept field: `int64` ids,
-      or `string` values looked up in the graph for fields given in
-      `vocabularies`; output `probability`, shape `(batch,)`), `examples`
-      (serialized `tf.Example` -> `probability`), `classify` and `regress`
-      (TF Serving's Classify/Regress APIs; input `inputs`);
-    - `assets/vocab_<field>.txt` for string fields;
+    - signatures `serving_default` (one input per kept field: raw
+      `string` values for `"str"` fields of `vocabulary`, raw `int64`
+      values for its `"int"` fields, `int64` ids for fields without one;
+      output `probability`, shape `(batch,)`), `examples` (serialized
+      `tf.Example` -> `probability`), `classify` and `regress` (TF
+      Serving's Classify/Regress APIs; input `inputs`);
+    - `assets/vocab_<field>.txt`, the kept values of vocabulary fields;
     - `assets.extra/tf_serving_warmup_requests`: Predict, Classify and
-      Regress requests at batch 1 and 8 built from real rows;
-    - `assets.extra/dimgrow_export.json`: fields, dims, dtypes, OOV ids.
+      Regress requests at batch 1 and 8, built by `request_utils` as the
+      clients build them;
+    - `assets.extra/dimgrow_export.json`: fields, kinds, dims, which
+      widths were serialised and why, the id rule.
 
-    **OOV policy.** Integer ids outside `[0, vocab_size)`, strings not in
-    the vocabulary and fields absent from a `tf.Example` map to the OOV
-    bucket, id `vocab_size`, whose embedding is the field's moving mean
-    (searched model) or the mean of its table rows (retrained model).
-    In-vocabulary rows predict exactly what the model predicts.
+    **Ids: one rule everywhere** (`raw_features`). Raw values map to
+    exactly the ids the loader's `Vocabulary` gives: a kept value to its
+    id (2..), a value not kept to 0 (OOV), a missing token (the empty
+    string by default) or a feature absent from a `tf.Example` to 1
+    (missing); an integer id outside `[0, vocab_size)` maps to 0. The
+    served prediction is the Keras model's prediction on those ids.
 
-    The version is written to a hidden staging directory next to the
-    versions and renamed into place when complete: an interrupted export
-    never leaves a partial version (the staging directory is removed on
-    errors). Versions are never overwritten. `models.config` in
+    **Widths.** A retrained model is copied at its widths. A searched
+    model is folded at its current (last-step) widths, exactly, unless
+    `result` (its `SearchResult`) is given: then the result's final dims
+    are serialised (approximate; see `compact_model`). The metadata's
+    `widths` and `widths_reason` say which.
+
+    Nothing is written before every check has passed. The version is
+    written to a hidden staging directory next to the versions and renamed
+    into place when complete: an interrupted or failed export leaves no
+    version (the staging directory, and directories this call created,
+    are removed). Versions are never overwritten. `models.config` in
     `export_base` is rewritten to list every model there.
 
     Args:
@@ -69,20 +87,21 @@ def export_saved_model(
         version: int or None. Version number; `None` takes one more than
             the newest existing version (1 for the first). Defaults to
             `None`.
-        vocabularies: dict `{field: list of str}` or None. Index `i` of a
-            list is id `i` (so at most `vocab_size` distinct, non-empty
-            entries without line breaks); those fields take strings, looked
-            up in the graph. Defaults to `None`.
+        vocabulary: `Vocabulary` or the path of its JSON (e.g. the
+            `vocabulary.json` of `dimgrow search`), or None. Its fields
+            take raw values; the others take ids. Defaults to `None`.
         prune_gates: bool. Searched models only: also drop columns whose
             gate is <= 0.5 (approximate; see `compact_model`). Defaults to
             `False` (exact fold).
         warmup: bool. Write the warmup requests (needs
             `tensorflow-serving-api`). Defaults to `True`.
-        warmup_features: dict `{field: values}` or None. Real rows for the
-            warmup requests (e.g. the first validation rows). Defaults to
-            `None` (ids spread over each vocabulary).
+        warmup_features: dict `{field: raw values}` or None. Real rows for
+            the warmup requests (e.g. the first validation rows). Defaults
+            to `None` (values spread over each vocabulary).
         write_config: bool. Rewrite `<export_base>/models.config`.
             Defaults to `True`.
+        result: SearchResult, the path of its JSON, or None. Searched
+            models only: serialise its final dims. Defaults to `None`.
 
     Returns:
         str: the version directory written.
@@ -90,45 +109,60 @@ def export_saved_model(
     Example:
 
     ```python
+    data = dimgrow_tf.load_arrays(spec)             # fits data.vocabulary
     retrained = dimgrow_tf.build_model(search.result())
-    retrained.fit(train_ds, epochs=5)
-    path = dimgrow_tf.export_saved_model(retrained, "exports")
-    # exports/dimgrow/1/ ; serve with tensorflow/serving (see serving/)
+    retrained.fit(...)
+    path = dimgrow_tf.export_saved_model(retrained, "exports",
+                                         vocabulary=data.vocabulary)
     loaded = tf.saved_model.load(path)
     loaded.signatures["serving_default"](
-        user_id=tf.constant([3], tf.int64), item_id=tf.constant([7], tf.int64)
+        user=tf.constant(["u17"]), item=tf.constant([""])   # "" = missing
     )["probability"]
     ```
     """
+    from dimgrow_tf.models.search_result import SearchResult
+
     eu.check_model_name(model_name)
-    compact, folded = build_compact(model, prune_gates=prune_gates)
-    vocabularies = eu.check_vocabularies(vocabularies, folded.fields, folded.dropped)
+    if isinstance(result, (str, os.PathLike)):
+        result = SearchResult.load(result)
+    compact, folded = build_compact(model, prune_gates=prune_gates, result=result)
+    eu.check_layout_sizes(folded.fields)
+    vocabulary = eu.check_vocabulary(vocabulary, folded.fields, folded.dropped)
+    kinds = field_kinds(folded.fields, vocabulary)
+    schema = {n: "string" if k == STRING else "int64" for n, k in kinds.items()}
+    rows = sample_rows(folded.fields, kinds, vocabulary,
+                       features=warmup_features) if warmup else None
     model_dir = posixpath.join(str(export_base), model_name)
-    tf.io.gfile.makedirs(model_dir)
     version = smu.resolve_version(model_dir, version)
-    staging = smu.staging_dir(model_dir, version)
     final = posixpath.join(model_dir, str(version))
     scratch = tempfile.mkdtemp(prefix="dimgrow_vocab_")
+    created = [d for d in (str(export_base), model_dir) if not tf.io.gfile.exists(d)]
+    staging = None
     try:
-        module, signatures = build_serving_module(
-            compact, folded.fields, vocabularies, scratch
-        )
-        tf.saved_model.save(module, staging, signatures=signatures)
-        smu.finalize_saved_model(staging, eu.METHOD_NAMES)
+        features = RawFeatures(folded.fields, vocabulary, scratch)
+        module, signatures = build_serving_module(compact, features)
+        tf.io.gfile.makedirs(model_dir)
+        staging = smu.staging_dir(model_dir, version)
+        save_serving_module(module, signatures, staging)
         extra = posixpath.join(staging, eu.ASSETS_EXTRA)
         tf.io.gfile.makedirs(extra)
         with tf.io.gfile.GFile(posixpath.join(extra, eu.METADATA_FILE), "w") as fh:
-            fh.write(eu.metadata(model_name, version, folded, vocabularies, prune_gates))
+            fh.write(eu.metadata(model_name, version, folded, kinds, vocabulary,
+                                 prune_gates, result))
         if warmup:
-            rows = sample_rows(folded.fields, vocabularies, features=warmup_features)
-            write_warmup_requests(staging, model_name, rows)
+            write_warmup_requests(staging, model_name, rows, schema)
         smu.publish(staging, final)
     except BaseException:
-        if tf.io.gfile.exists(staging):
+        if staging is not None and tf.io.gfile.exists(staging):
             tf.io.gfile.rmtree(staging)
+        for directory in reversed(created):
+            if tf.io.gfile.isdir(directory) and not tf.io.gfile.listdir(directory):
+                tf.io.gfile.rmtree(directory)
         raise
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+    for note in folded.notes:
+        warnings.warn(f"Export widths: {note}.")
     if write_config:
         write_models_config(str(export_base))
     return final

@@ -1,6 +1,7 @@
 """Constants and checks shared by the SavedModel exporter."""
 
 import json
+import os
 
 SERVING_DEFAULT = "serving_default"
 EXAMPLES = "examples"
@@ -23,75 +24,82 @@ WARMUP_FILE = "tf_serving_warmup_requests"
 METADATA_FILE = "dimgrow_export.json"
 CLASS_LABELS = ("0", "1")
 
-OOV_POLICY = (
-    "Each exported table has one extra row at index vocab_size, the OOV "
-    "bucket. Integer ids outside [0, vocab_size), strings missing from the "
-    "vocabulary and fields missing from a tf.Example all map to it. Its "
-    "embedding is the field's moving mean (searched model) or the mean of "
-    "its table rows (retrained model)."
+ID_RULE = (
+    "Ids follow the loader's Vocabulary layout in training, evaluation and "
+    "serving: 0 = OOV (a value not kept in training, or an integer id "
+    "outside [0, vocab_size)), 1 = missing (a missing token such as the "
+    "empty string, or a feature absent from a tf.Example), 2.. = the kept "
+    "training values. The exported tables are the model's own rows."
 )
+WIDTHS = {
+    "current": "the searched model's widths at its last step, gates folded "
+               "exactly; pass the search result to export its final dims",
+    "search_result": "the search result's final dims: per field the columns "
+                     "with the highest gates, the others replaced by their "
+                     "moving mean (approximate)",
+    "gates": "prune_gates=True: the current gates > 0.5, the others replaced "
+             "by their moving mean (approximate)",
+    "fixed": "the retrained model's widths, copied exactly",
+}
 
 
-def check_vocabularies(vocabularies, kept_fields, dropped):
-    """Validates `{field: [str, ...]}` and returns it for the kept fields.
+def check_vocabulary(vocabulary, kept_fields, dropped):
+    """Returns a `Vocabulary` matching the model, or None.
 
-    Index `i` of a field's list is id `i`, so the list may not be longer
-    than the field's `vocab_size`, may not repeat a value, and (as it is
-    stored one value per line in an asset file) may not hold empty strings
-    or line breaks.
-    Vocabularies of dropped fields are accepted and ignored.
+    Args:
+        vocabulary: `Vocabulary`, the path of its JSON (as the loaders and
+            `dimgrow search` write it), its `get_config()` dict, or None.
+        kept_fields: FieldConfigs of the exported fields.
+        dropped: names of the model's dropped fields.
+
+    Raises:
+        ValueError: a field the model lacks, or a field whose vocabulary
+            size (2 + kept values) differs from the model's table.
+        TypeError: anything else, e.g. the old `{field: [str]}` form.
     """
-    vocabularies = dict(vocabularies or {})
+    from dimgrow_tf.data.vocabulary import Vocabulary
+
+    if vocabulary is None:
+        return None
+    if isinstance(vocabulary, (str, os.PathLike)):
+        vocabulary = Vocabulary.load(vocabulary)
+    elif isinstance(vocabulary, dict) and "format" in vocabulary:
+        vocabulary = Vocabulary.from_config(vocabulary)
+    if not isinstance(vocabulary, Vocabulary):
+        raise TypeError(
+            "`vocabulary` must be the loader's `Vocabulary` (or its JSON "
+            "file), whose ids are 0 = OOV, 1 = missing, 2.. = values. A "
+            "{field: [str]} mapping is not accepted: build "
+            "`Vocabulary({field: values})` instead. Received: "
+            f"{type(vocabulary).__name__}."
+        )
     kept = {f.name: f for f in kept_fields}
-    unknown = sorted(set(vocabularies) - set(kept) - set(dropped))
+    unknown = sorted(set(vocabulary.field_names) - set(kept) - set(dropped))
     if unknown:
         raise ValueError(
-            f"`vocabularies` names unknown field(s) {unknown}. "
+            f"The vocabulary names field(s) {unknown} that the model lacks. "
             f"Fields of the model: {sorted(set(kept) | set(dropped))}."
         )
-    checked = {}
-    for name, values in vocabularies.items():
-        if name not in kept:
-            continue
-        if isinstance(values, (str, bytes)):
-            raise TypeError(
-                f"Vocabulary of field {name!r} must be a list of strings, "
-                f"not one {type(values).__name__}."
-            )
-        values = [_as_text(name, v) for v in values]
-        if not values:
-            raise ValueError(f"Vocabulary of field {name!r} is empty.")
-        if len(values) > kept[name].vocab_size:
+    for name in vocabulary.field_names:
+        if name in kept and vocabulary.vocab_size(name) != kept[name].vocab_size:
             raise ValueError(
-                f"Vocabulary of field {name!r} has {len(values)} entries but "
-                f"the field has vocab_size={kept[name].vocab_size} ids."
+                f"Field {name!r}: the vocabulary gives "
+                f"{vocabulary.vocab_size(name)} ids (2 + "
+                f"{len(vocabulary.values(name))} values) but the model's "
+                f"table has vocab_size={kept[name].vocab_size}. Export with "
+                "the vocabulary the model was trained with."
             )
-        seen = set()
-        for i, value in enumerate(values):
-            if value in seen:
-                raise ValueError(
-                    f"Vocabulary of field {name!r} repeats {value!r} (index {i})."
-                )
-            seen.add(value)
-            if "\n" in value or "\r" in value or not value:
-                raise ValueError(
-                    f"Vocabulary of field {name!r}: entry {i} ({value!r}) is empty "
-                    "or holds a line break; vocabulary files are one entry per "
-                    "line. Map such values to a token first."
-                )
-        checked[name] = values
-    return checked
+    return vocabulary
 
 
-def _as_text(name, value):
-    if isinstance(value, bytes):
-        return value.decode("utf-8")
-    if not isinstance(value, str):
-        raise TypeError(
-            f"Vocabulary of field {name!r} must hold strings. Received "
-            f"{value!r} of type {type(value).__name__}."
+def check_layout_sizes(kept_fields):
+    """Every exported field needs the ids 0 (OOV) and 1 (missing)."""
+    small = [f.name for f in kept_fields if f.vocab_size < 2]
+    if small:
+        raise ValueError(
+            f"Fields {small} have vocab_size < 2; exported ids need 0 (OOV) "
+            "and 1 (missing)."
         )
-    return value
 
 
 def check_model_name(model_name):
@@ -106,7 +114,8 @@ def check_model_name(model_name):
         )
 
 
-def metadata(model_name, version, folded, vocabularies, prune_gates):
+def metadata(model_name, version, folded, kinds, vocabulary, prune_gates,
+             result=None):
     """The JSON description written to `assets.extra/dimgrow_export.json`."""
     import keras
     import tensorflow as tf
@@ -117,19 +126,24 @@ def metadata(model_name, version, folded, vocabularies, prune_gates):
     for f in folded.fields:
         entry = {
             "name": f.name,
-            "dtype": "string" if f.name in vocabularies else "int64",
+            "dtype": "string" if kinds[f.name] == "string" else "int64",
+            "kind": kinds[f.name],
             "vocab_size": f.vocab_size,
             "dim": f.dim,
-            "oov_id": f.vocab_size,
         }
-        if f.name in vocabularies:
-            entry["vocabulary_size"] = len(vocabularies[f.name])
+        if kinds[f.name] != "id":
+            entry["vocabulary_values"] = len(vocabulary.values(f.name))
+            entry["missing_tokens"] = list(vocabulary.missing)
         fields.append(entry)
     return json.dumps(
         {
             "model_name": model_name,
             "version": version,
             "source": folded.source,
+            "widths": folded.widths,
+            "widths_reason": WIDTHS[folded.widths],
+            "widths_notes": list(folded.notes),
+            "search_result_dims": dict(result.dims) if result is not None else None,
             "prune_gates": bool(prune_gates),
             "fields": fields,
             "dropped_fields": list(folded.dropped),
@@ -142,7 +156,8 @@ def metadata(model_name, version, folded, vocabularies, prune_gates):
                 CLASSIFY: {"inputs": ["inputs"], "outputs": ["classes", "scores"]},
                 REGRESS: {"inputs": ["inputs"], "outputs": ["outputs"]},
             },
-            "oov_policy": OOV_POLICY,
+            "ids": {"oov": 0, "missing": 1, "first_value": 2},
+            "id_rule": ID_RULE,
             "dimgrow_tf_version": __version__,
             "tensorflow_version": tf.__version__,
             "keras_version": keras.__version__,

@@ -7,8 +7,18 @@ columns `x`: with gates `g`, moving means `mu` and projection `P`,
         = sum_f x_f @ (g_f[:, None] * P_f) + sum_f ((1 - g_f) * mu_f) @ P_f,
 
 so it equals a `FixedFieldEmbedding` with the same tables, projection rows
-scaled by the gates and a bias. Every table also gains one row, the OOV
-bucket, at index `vocab_size`.
+scaled by the gates and a bias. Tables keep their rows: ids follow the
+loader's layout (`Vocabulary`: 0 = OOV, 1 = missing), so the export needs
+no extra bucket.
+
+Which widths are serialised (`FoldedEmbedding.widths`):
+
+- `"current"`: a searched model's widths at its last step (exact fold);
+- `"search_result"`: the final dims of a `SearchResult` (the best epoch's
+  gates > 0.5); per field the columns with the highest current gates are
+  kept and the others are replaced by their moving mean (approximate);
+- `"gates"`: `prune_gates=True`, the current gates > 0.5 (approximate);
+- `"fixed"`: a retrained model's widths (exact copy).
 """
 
 import dataclasses
@@ -30,13 +40,15 @@ class FoldedEmbedding:
 
     Args:
         fields: list of FieldConfig of the kept fields (width > 0); `dim`
-            is the exported width and `vocab_size` the trained vocabulary
-            (the exported table has one more row, the OOV bucket).
-        tables: dict `{name: (vocab_size + 1, dim) float32 array}`.
+            is the exported width and `vocab_size` the trained vocabulary.
+        tables: dict `{name: (vocab_size, dim) float32 array}`.
         kernel: `(sum dim, output_dim)` projection, rows in field order.
         bias: `(output_dim,)` array, or None when the source has no bias.
         source: `"searched"` or `"fixed"`.
         dropped: names of the source's fields that the export drops.
+        widths: str. Which widths were serialised (see module docstring).
+        notes: list of str. Where the serialised widths differ from the
+            requested ones, and why.
     """
 
     fields: List[FieldConfig]
@@ -45,6 +57,8 @@ class FoldedEmbedding:
     bias: object
     source: str
     dropped: List[str]
+    widths: str = "current"
+    notes: List[str] = dataclasses.field(default_factory=list)
 
     @property
     def output_dim(self):
@@ -64,7 +78,7 @@ def find_embedding_layer(model):
     return found[0]
 
 
-def fold_embedding(layer, prune_gates=False):
+def fold_embedding(layer, prune_gates=False, result=None):
     """Returns the `FoldedEmbedding` of a built embedding layer.
 
     Args:
@@ -74,33 +88,70 @@ def fold_embedding(layer, prune_gates=False):
             its moving mean, which goes into the bias. Approximate: the
             dropped columns' variation around their mean is lost. Defaults
             to `False` (exact fold).
+        result: SearchResult or None. For a `DimGrowEmbedding`: serialise
+            the result's final dims (fields at 0 dropped; per field the
+            `dim` columns with the highest current gates kept, the others
+            folded into the bias as with `prune_gates`). Defaults to `None`
+            (the current widths).
     """
     if not layer.built:
         raise ValueError(f"Layer {layer.name!r} must be built before export.")
     if isinstance(layer, DimGrowEmbedding):
-        return _fold_dimgrow(layer, prune_gates)
-    if prune_gates:
+        if prune_gates and result is not None:
+            raise ValueError("Pass `prune_gates=True` or `result`, not both.")
+        return _fold_dimgrow(layer, prune_gates, _result_dims(layer, result))
+    if prune_gates or result is not None:
         raise ValueError(
-            "`prune_gates=True` needs a searched model (with a "
+            "`prune_gates=True` and `result` need a searched model (with a "
             "DimGrowEmbedding); this model has fixed widths."
         )
     return _copy_fixed(layer)
 
 
-def _fold_dimgrow(layer, prune_gates):
+def _result_dims(layer, result):
+    if result is None:
+        return None
+    sizes = {f.name: f.vocab_size for f in result.fields}
+    ours = {f.name: f.vocab_size for f in layer.fields}
+    if sizes != ours:
+        raise ValueError(
+            f"The search result describes fields {sizes} (name: vocab_size); "
+            f"the model has {ours}."
+        )
+    return dict(result.dims)
+
+
+def _keep_mask(gate, prune_gates, dim):
+    if dim is not None:
+        keep = np.zeros_like(gate, bool)
+        keep[np.argsort(-gate, kind="stable")[:dim]] = True
+        return keep
+    if prune_gates:
+        return gate > FINAL_GATE_THRESHOLD
+    return np.ones_like(gate, bool)
+
+
+def _fold_dimgrow(layer, prune_gates, dims):
     gates = layer.gate_values()
-    fields, tables, rows, dropped = [], {}, [], []
+    fields, tables, rows, dropped, notes = [], {}, [], [], []
     bias = np.zeros((layer.output_dim,), "float64")
     for field in layer.fields:
         variables = layer.field_variables(field.name)
+        want = None if dims is None else dims[field.name]
         if not variables:
+            if want:
+                notes.append(f"{field.name}: the result keeps {want} dims but "
+                             "the model has width 0; dropped")
             dropped.append(field.name)
             continue
         table = _numpy(variables["embeddings"])
         projection = _numpy(variables["projection"])
         mean = _numpy(variables["moving_mean"])
         gate = np.asarray(gates[field.name], "float64")
-        keep = gate > FINAL_GATE_THRESHOLD if prune_gates else np.ones_like(gate, bool)
+        if want is not None and want > gate.size:
+            notes.append(f"{field.name}: the result keeps {want} dims but the "
+                         f"model has only {gate.size} columns now; all kept")
+        keep = _keep_mask(gate, prune_gates, want)
         # Kept column k: x_k g_k P_k + (1 - g_k) mu_k P_k; pruned: mu_k P_k.
         weight = np.where(keep, 1.0 - gate, 1.0)
         bias += (weight * mean) @ projection
@@ -108,7 +159,7 @@ def _fold_dimgrow(layer, prune_gates):
             dropped.append(field.name)
             continue
         fields.append(field.with_dim(int(keep.sum())))
-        tables[field.name] = _with_oov_row(table[:, keep], mean[keep])
+        tables[field.name] = table[:, keep]
         rows.append(gate[keep][:, None] * projection[keep])
     if not fields:
         raise ValueError("Every field would be dropped: nothing to export.")
@@ -119,6 +170,9 @@ def _fold_dimgrow(layer, prune_gates):
         bias=bias.astype("float32"),
         source="searched",
         dropped=dropped,
+        widths="search_result" if dims is not None else (
+            "gates" if prune_gates else "current"),
+        notes=notes,
     )
 
 
@@ -127,9 +181,8 @@ def _copy_fixed(layer):
     for field in layer.fields:
         if field.dim == 0:
             continue
-        table = _numpy(layer.embeddings[field.name].embeddings)
         fields.append(field)
-        tables[field.name] = _with_oov_row(table, table.mean(axis=0))
+        tables[field.name] = _numpy(layer.embeddings[field.name].embeddings)
     projection = layer.projection
     bias = _numpy(projection.bias).astype("float32") if layer.use_bias else None
     return FoldedEmbedding(
@@ -139,11 +192,8 @@ def _copy_fixed(layer):
         bias=bias,
         source="fixed",
         dropped=[f.name for f in layer.fields if f.dim == 0],
+        widths="fixed",
     )
-
-
-def _with_oov_row(table, row):
-    return np.concatenate([table, np.asarray(row, table.dtype)[None, :]], axis=0)
 
 
 def _numpy(variable):

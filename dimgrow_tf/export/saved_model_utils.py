@@ -15,8 +15,10 @@ def finalize_saved_model(export_dir, method_names):
     pins its checkpoint save/restore functions to the CPU. TF Serving's
     Classify and Regress APIs require the classify/regress method names,
     and an export without any device string runs unchanged on CPU and GPU
-    serving images (as TF1's `clear_devices=True` exports did). The
-    fingerprint, a hash of `saved_model.pb`, is rewritten afterwards.
+    serving images (as TF1's `clear_devices=True` exports did).
+    `fingerprint.pb` holds a hash of the original `saved_model.pb`;
+    TensorFlow has no public API to recompute it, so the stale file is
+    removed (it is optional: loaders only read it for telemetry).
 
     Args:
         export_dir: str. A SavedModel directory.
@@ -41,22 +43,9 @@ def finalize_saved_model(export_dir, method_names):
                 node.variable.device = ""
     with tf.io.gfile.GFile(path, "wb") as fh:
         fh.write(proto.SerializeToString())
-    _rewrite_fingerprint(export_dir)
-
-
-def _rewrite_fingerprint(export_dir):
-    path = posixpath.join(export_dir, "fingerprint.pb")
-    if not tf.io.gfile.exists(path):
-        return
-    try:
-        from tensorflow.python.saved_model.pywrap_saved_model import fingerprinting
-
-        data = fingerprinting.CreateFingerprintDef(export_dir)
-    except (ImportError, AttributeError):
-        tf.io.gfile.remove(path)
-        return
-    with tf.io.gfile.GFile(path, "wb") as fh:
-        fh.write(data)
+    fingerprint = posixpath.join(export_dir, "fingerprint.pb")
+    if tf.io.gfile.exists(fingerprint):
+        tf.io.gfile.remove(fingerprint)
 
 
 def device_strings(export_dir):

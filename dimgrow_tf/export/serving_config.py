@@ -1,6 +1,5 @@
 """Writes the `models.config` file that TF Serving reads."""
 
-import json
 import posixpath
 import uuid
 
@@ -19,6 +18,10 @@ def write_models_config(
     path=None,
 ):
     """Writes a TF Serving `ModelServerConfig` text proto for an export base.
+
+    The config is built as a `model_server_config_pb2.ModelServerConfig`
+    and printed with `google.protobuf.text_format` (needs
+    `tensorflow-serving-api`).
 
     Each model is served from `<container_base>/<name>` (where the serving
     container mounts `export_base`), with the `latest` version policy. The
@@ -58,23 +61,24 @@ def write_models_config(
         raise ValueError(f"No exported model (name/<int version>/) in {export_base}.")
     if isinstance(num_versions, bool) or int(num_versions) < 1:
         raise ValueError(f"`num_versions` must be >= 1. Received: {num_versions}")
-    lines = ["model_config_list {"]
+    try:
+        from google.protobuf import text_format
+        from tensorflow_serving.config import model_server_config_pb2
+    except ImportError as err:
+        raise ImportError(
+            "Writing models.config needs `pip install tensorflow-serving-api` "
+            "(the `serving` extra of dimgrow-tf), or pass `write_config=False`."
+        ) from err
+    config = model_server_config_pb2.ModelServerConfig()
     for name in model_names:
-        base_path = posixpath.join(container_base, name)
-        lines += [
-            "  config {",
-            f"    name: {json.dumps(name)}",
-            f"    base_path: {json.dumps(base_path)}",
-            '    model_platform: "tensorflow"',
-            "    model_version_policy {",
-            f"      latest {{ num_versions: {int(num_versions)} }}",
-            "    }",
-            "  }",
-        ]
-    lines.append("}")
+        entry = config.model_config_list.config.add()
+        entry.name = name
+        entry.base_path = posixpath.join(container_base, name)
+        entry.model_platform = "tensorflow"
+        entry.model_version_policy.latest.num_versions = int(num_versions)
     path = path or posixpath.join(export_base, CONFIG_FILE)
     tmp = f"{path}.{uuid.uuid4().hex[:8]}.tmp"
     with tf.io.gfile.GFile(tmp, "w") as fh:
-        fh.write("\n".join(lines) + "\n")
+        fh.write(text_format.MessageToString(config))
     tf.io.gfile.rename(tmp, path, overwrite=True)
     return path

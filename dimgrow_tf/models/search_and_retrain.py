@@ -73,7 +73,10 @@ def run_search(fields, train, valid, settings=TrainSettings(), alpha=0.02,
                callback_kwargs=None, verbose=0, save_model=None):
     """Searches dims on `train`, monitoring `valid`; returns `(result, info)`.
 
-    `save_model`: optional `.keras` path for the searched model.
+    `save_model`: optional `.keras` path for the searched model. The
+    result records the run's settings (`result.settings`: the
+    `TrainSettings`, `alpha` and the callback's arguments) and timings
+    (`result.timings`: seconds, epochs, steps, resizes).
     """
     keras.utils.set_random_seed(settings.seed)
     model, emb = build_search_model(
@@ -100,7 +103,12 @@ def run_search(fields, train, valid, settings=TrainSettings(), alpha=0.02,
         "resizes": len({e["step"] for e in search.history}),
         "history": {k: [float(x) for x in v] for k, v in history.history.items()},
     }
-    return search.result(), info
+    result = search.result()
+    result.settings = {**dataclasses.asdict(settings), "alpha": float(alpha),
+                       **dict(callback_kwargs or {})}
+    result.timings = {"seconds": float(info["seconds"]), "epochs": int(info["epochs"]),
+                      "steps": int(info["steps"]), "resizes": int(info["resizes"])}
+    return result, info
 
 
 def run_supernet_search(fields, train, valid, settings=TrainSettings(), alpha=0.02,

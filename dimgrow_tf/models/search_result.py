@@ -27,6 +27,11 @@ class SearchResult:
         best_value: float or None. Its value there.
         searched_dims: dict `{name: int}`, the widths the layer had at the
             snapshot (the final dims count only gates > 0.5 of these).
+        settings: dict. The run's settings (alpha, batch size, epochs,
+            seed, growth rule, ...), as recorded by `run_search` or the
+            CLI; `dimgrow retrain` reuses them. Defaults to `{}`.
+        timings: dict. Wall time and counts of the run (`seconds`,
+            `epochs`, `steps`, `resizes`). Defaults to `{}`.
 
     Example:
 
@@ -44,6 +49,8 @@ class SearchResult:
     monitor: Optional[str] = None
     best_value: Optional[float] = None
     searched_dims: Dict[str, int] = dataclasses.field(default_factory=dict)
+    settings: Dict[str, Any] = dataclasses.field(default_factory=dict)
+    timings: Dict[str, Any] = dataclasses.field(default_factory=dict)
 
     @classmethod
     def from_gates(cls, fields, gates, **kwargs):

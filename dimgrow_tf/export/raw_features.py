@@ -1,0 +1,164 @@
+"""Raw request values -> the loader's ids, inside the serving graph.
+
+One rule, the `Vocabulary` layout, holds in training, evaluation and
+serving:
+
+| raw value | id |
+| --- | --- |
+| a kept training value | its `Vocabulary` id (2..) |
+| a value not kept (unseen, or rarer than `min_count`) | 0 (`OOV_ID`) |
+| a missing token (`Vocabulary.missing`, `""` by default), or a feature absent from a `tf.Example` | 1 (`MISSING_ID`) |
+| an integer id (field without a vocabulary) outside `[0, vocab_size)` | 0 (`OOV_ID`) |
+
+`layout_ids` is the TF form of that rule; `RawFeatures` applies it to the
+inputs of an export and the TFX module applies it to its Transform
+vocabularies.
+"""
+
+import os
+
+import tensorflow as tf
+
+from dimgrow_tf.data.vocabulary import FIRST_VALUE_ID
+from dimgrow_tf.data.vocabulary import MISSING_ID
+from dimgrow_tf.data.vocabulary import OOV_ID
+
+# A feature absent from a tf.Example parses to these: a line break, which no
+# vocabulary value may hold, and the smallest int64 (reserved: missing).
+ABSENT_STRING = "\n"
+ABSENT_INT = -(2**63)
+STRING, INT, ID = "string", "int", "id"
+
+
+def layout_ids(index, missing):
+    """The `Vocabulary` id of values found at `index` of a value list.
+
+    Args:
+        index: integer tensor. Position of each value in the field's kept
+            values, or a negative number when the value is not kept.
+        missing: bool tensor of the same shape. The value is missing.
+
+    Returns:
+        int32 ids: `MISSING_ID` where missing, else `OOV_ID` for negative
+        positions and `index + FIRST_VALUE_ID` otherwise.
+    """
+    index = tf.cast(index, tf.int64)
+    ids = tf.where(index < 0, tf.constant(OOV_ID, tf.int64), index + FIRST_VALUE_ID)
+    return tf.cast(tf.where(missing, tf.constant(MISSING_ID, tf.int64), ids), tf.int32)
+
+
+def range_ids(ids, vocab_size):
+    """Integer ids already in the layout; outside `[0, vocab_size)`: OOV."""
+    ids = tf.cast(ids, tf.int64)
+    missing = tf.equal(ids, ABSENT_INT)
+    in_range = (ids >= 0) & (ids < vocab_size)
+    out = tf.where(in_range, ids, tf.constant(OOV_ID, tf.int64))
+    return tf.cast(tf.where(missing, tf.constant(MISSING_ID, tf.int64), out), tf.int32)
+
+
+def field_kinds(fields, vocabulary):
+    """`{field: "string" | "int" | "id"}` of an export's inputs.
+
+    `"string"`: a `"str"` vocabulary field, served as `DT_STRING`;
+    `"int"`: an `"int"` vocabulary field, served as `DT_INT64` raw values;
+    `"id"`: a field without a vocabulary, served as `DT_INT64` ids.
+    """
+    kinds = {}
+    for f in fields:
+        if vocabulary is None or f.name not in vocabulary.field_names:
+            kinds[f.name] = ID
+        else:
+            kinds[f.name] = STRING if vocabulary.kinds[f.name] == "str" else INT
+    return kinds
+
+
+class RawFeatures(tf.Module):
+    """Maps the raw inputs of an export to model ids (see module doc).
+
+    The serving-signature builder (`serving_module.build_serving_module`)
+    takes any object with this interface: `input_signature` (the
+    `serving_default` inputs), `example_spec` (for `tf.io.parse_example`)
+    and `__call__(raw) -> {field: int32 ids}`.
+
+    Args:
+        fields: list of FieldConfig of the export's inputs.
+        vocabulary: Vocabulary or None. Its fields take raw values.
+        asset_dir: str. Directory for the value files (`vocab_<field>.txt`,
+            one value per line; copied into the export's `assets/`).
+    """
+
+    def __init__(self, fields, vocabulary, asset_dir):
+        super().__init__(name="raw_features")
+        self.fields = list(fields)
+        self.kinds = field_kinds(self.fields, vocabulary)
+        self.tables = {}
+        self.missing = {}
+        for f in self.fields:
+            if self.kinds[f.name] == ID:
+                continue
+            path = os.path.join(asset_dir, f"vocab_{f.name}.txt")
+            write_values(path, vocabulary.values(f.name))
+            self.tables[f.name] = value_table(path)
+            self.missing[f.name] = list(vocabulary.missing)
+
+    @property
+    def input_signature(self):
+        return {
+            f.name: tf.TensorSpec(
+                [None], tf.string if self.kinds[f.name] == STRING else tf.int64,
+                name=f.name,
+            )
+            for f in self.fields
+        }
+
+    @property
+    def example_spec(self):
+        return {
+            f.name: tf.io.FixedLenFeature([], tf.string, default_value=ABSENT_STRING)
+            if self.kinds[f.name] == STRING
+            else tf.io.FixedLenFeature([], tf.int64, default_value=ABSENT_INT)
+            for f in self.fields
+        }
+
+    def __call__(self, raw):
+        ids = {}
+        for f in self.fields:
+            values = tf.ensure_shape(raw[f.name], [None])
+            kind = self.kinds[f.name]
+            if kind == ID:
+                ids[f.name] = range_ids(values, f.vocab_size)
+                continue
+            if kind == STRING:
+                keys = values
+                missing = tf.equal(values, ABSENT_STRING)
+                for token in self.missing[f.name]:
+                    missing = missing | tf.equal(values, token)
+            else:
+                keys = tf.strings.as_string(values)
+                missing = tf.equal(values, ABSENT_INT)
+            ids[f.name] = layout_ids(self.tables[f.name].lookup(keys), missing)
+        return ids
+
+
+def write_values(path, values):
+    """Writes one value per line (checked: no empty value, no line break)."""
+    for i, value in enumerate(values):
+        if not value or "\n" in value or "\r" in value:
+            raise ValueError(
+                f"{os.path.basename(path)}: value {i} ({value!r}) is empty or "
+                "holds a line break; vocabulary files hold one value per line."
+            )
+    with open(path, "w", encoding="utf-8", newline="\n") as fh:
+        fh.write("".join(v + "\n" for v in values))
+
+
+def value_table(path):
+    """A `StaticHashTable` value -> line number (`-1` when absent)."""
+    initializer = tf.lookup.TextFileInitializer(
+        path,
+        key_dtype=tf.string,
+        key_index=tf.lookup.TextFileIndex.WHOLE_LINE,
+        value_dtype=tf.int64,
+        value_index=tf.lookup.TextFileIndex.LINE_NUMBER,
+    )
+    return tf.lookup.StaticHashTable(initializer, default_value=-1)
