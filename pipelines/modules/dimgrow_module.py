@@ -1,11 +1,16 @@
 """TFX module file: `preprocessing_fn` (Transform) and `run_fn` (Trainer).
 
 Every CSV column except `label` is a categorical field. Transform maps each
-field's raw values (strings or integers) to dense ids with a vocabulary
-computed on the train split, plus one out-of-vocabulary bucket. `run_fn`
-runs a DimGrow search on the transformed ids, retrains a fixed-width model
-at the searched dims and writes the serving export, whose tf.Example
-signature parses *raw* examples and applies the Transform graph itself.
+field's raw values (strings or integers) to ids in the loader's layout
+(`dimgrow_tf.data.vocabulary`): 0 = OOV (a value not in the vocabulary
+computed on the train split), 1 = missing (absent, or the empty string),
+2.. = the vocabulary's values, with the same code as the library export
+(`dimgrow_tf.export.raw_features.layout_ids`). `run_fn` runs a DimGrow
+search on the transformed ids, retrains a fixed-width model at the searched
+dims and writes the serving export with the library's signature builder
+(`dimgrow_tf.export.serving_module`): `serving_default`, `examples`,
+`classify` and `regress` all take *raw* values and apply the Transform
+graph itself.
 
 The search result (final dims, gates, resize history) is a Trainer output:
 `SEARCH_RESULT_FILE` in the `model_run` artifact and in the serving model's
@@ -24,13 +29,17 @@ from tfx import v1 as tfx
 from tfx_bsl.public import tfxio
 
 import dimgrow_tf as dg
+from dimgrow_tf.data.vocabulary import FIRST_VALUE_ID
 from dimgrow_tf.export import compact_model
+from dimgrow_tf.export import export_utils as eu
+from dimgrow_tf.export.raw_features import layout_ids
+from dimgrow_tf.export.serving_module import build_serving_module
+from dimgrow_tf.export.serving_module import save_serving_module
 
 LABEL_KEY = "label"
-NUM_OOV_BUCKETS = 1
 SEARCH_RESULT_FILE = "dimgrow_search_result.json"
-SERVING_SIGNATURE = "examples"
-PROBABILITY = "probability"
+SERVING_SIGNATURE = eu.EXAMPLES
+PROBABILITY = eu.PROBABILITY
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,19 +113,36 @@ def _dense_column(x):
     return tf.reshape(x, [-1])
 
 
+def _present_values(x):
+    """`(values (batch,), missing (batch,) bool, present values)` of a raw
+    column: a value is missing when absent (sparse input) or the empty
+    string, as for the loader's `Vocabulary`."""
+    values = _dense_column(x)
+    if isinstance(x, tf.SparseTensor):
+        rows = x.indices[:, 0]
+        present = tf.scatter_nd(
+            tf.expand_dims(rows, 1), tf.ones_like(rows, tf.bool),
+            tf.cast(tf.expand_dims(x.dense_shape[0], 0), tf.int64))
+        missing = tf.logical_not(present)
+    else:
+        missing = tf.zeros_like(values, tf.bool)
+    if values.dtype == tf.string:
+        missing = missing | tf.equal(values, "")
+    return values, missing, tf.boolean_mask(values, tf.logical_not(missing))
+
+
 def preprocessing_fn(inputs):
-    """Maps each categorical column to ids `[0, vocab + NUM_OOV_BUCKETS)`."""
+    """Maps each categorical column to the loader's ids `[0, vocab + 2)`."""
     outputs = {
         LABEL_KEY: tf.cast(_dense_column(inputs[LABEL_KEY]), tf.float32)
     }
     for name in sorted(inputs):
         if name == LABEL_KEY:
             continue
-        outputs[name] = tft.compute_and_apply_vocabulary(
-            _dense_column(inputs[name]),
-            num_oov_buckets=NUM_OOV_BUCKETS,
-            vocab_filename=name,
-        )
+        values, missing, present = _present_values(inputs[name])
+        vocabulary = tft.vocabulary(present, vocab_filename=name)
+        index = tft.apply_vocabulary(values, vocabulary, default_value=-1)
+        outputs[name] = tf.cast(layout_ids(index, missing), tf.int64)
     return outputs
 
 
@@ -126,7 +152,7 @@ def field_configs(tf_transform_output):
     return [
         dg.FieldConfig(
             name,
-            tf_transform_output.vocabulary_size_by_name(name) + NUM_OOV_BUCKETS,
+            tf_transform_output.vocabulary_size_by_name(name) + FIRST_VALUE_ID,
         )
         for name in names
         if name != LABEL_KEY
@@ -227,6 +253,8 @@ def raw_serving_feature_spec(tf_transform_output):
 
 def _as_raw(values, spec):
     """`(batch,)` values shaped like `tf.io.parse_example` parses `spec`."""
+    if isinstance(values, tf.SparseTensor):
+        return values
     if isinstance(spec, tf.io.FixedLenFeature):
         return tf.reshape(values, [-1] + list(spec.shape))
     batch = tf.shape(values, out_type=tf.int64)[0]
@@ -234,59 +262,52 @@ def _as_raw(values, spec):
     return tf.SparseTensor(indices, values, tf.stack([batch, 1]))
 
 
+class TransformFeatures(tf.Module):
+    """Raw features -> ids through the Transform graph.
+
+    The raw-feature mapper that `dimgrow_tf.export.serving_module.
+    build_serving_module` takes (like `dimgrow_tf.export.raw_features.
+    RawFeatures` in the library export): `input_signature` (one `(batch,)`
+    input per raw feature, Transform's raw dtype), `example_spec` (the raw
+    feature spec without the label) and `__call__(raw) -> ids`.
+    """
+
+    def __init__(self, tf_transform_output, names):
+        super().__init__(name="transform_features")
+        self.tft_layer = tf_transform_output.transform_features_layer()
+        self.raw_spec = raw_serving_feature_spec(tf_transform_output)
+        self.names = list(names)
+
+    @property
+    def input_signature(self):
+        return {name: tf.TensorSpec([None], spec.dtype, name=name)
+                for name, spec in self.raw_spec.items()}
+
+    @property
+    def example_spec(self):
+        return dict(self.raw_spec)
+
+    def __call__(self, raw):
+        raw = {name: _as_raw(raw[name], spec) for name, spec in self.raw_spec.items()}
+        transformed = self.tft_layer(raw)
+        return {n: tf.cast(tf.reshape(transformed[n], [-1]), tf.int32)
+                for n in self.names}
+
+
 def make_serving_module(compact, tf_transform_output):
     """Wraps a compact model into a savable module taking *raw* features.
 
-    Signatures (names and keys as in `dimgrow_tf.export`):
-
-    - `serving_default`: one input per raw feature (Transform's raw dtype),
-      shape `(batch,)`; output `probability`, shape `(batch,)`.
-    - `examples`: `examples`, serialized raw `tf.Example`s (extra features
-      such as the label are ignored); output `probability`.
-
-    Both run the Transform graph, so serving sees exactly the training
-    preprocessing; values outside a vocabulary map to its OOV bucket.
+    The signatures are those of the library export (`serving_default`,
+    `examples`, `classify`, `regress`; see
+    `dimgrow_tf.export.serving_module.build_serving_module`), with raw
+    values mapped by the Transform graph (`TransformFeatures`), so serving
+    sees exactly the training preprocessing and its id rule.
 
     Returns:
-        `(module, signatures)` for `tf.saved_model.save`.
+        `(module, signatures)` for `save_serving_module`.
     """
-    module = tf.Module()
-    module.model = compact
-    module.tft_layer = tf_transform_output.transform_features_layer()
-    raw_spec = raw_serving_feature_spec(tf_transform_output)
-    names = sorted(compact.input)
-
-    def probability(raw):
-        transformed = module.tft_layer(raw)
-        ids = {
-            n: tf.cast(tf.reshape(transformed[n], [-1]), tf.int32) for n in names
-        }
-        return {PROBABILITY: tf.reshape(module.model(ids, training=False), [-1])}
-
-    @tf.function(
-        input_signature=[
-            {
-                name: tf.TensorSpec([None], spec.dtype, name=name)
-                for name, spec in raw_spec.items()
-            }
-        ]
-    )
-    def serve(features):
-        return probability(
-            {name: _as_raw(features[name], spec) for name, spec in raw_spec.items()}
-        )
-
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
-    def serve_examples(examples):
-        return probability(tf.io.parse_example(examples, raw_spec))
-
-    module.serve = serve
-    module.serve_examples = serve_examples
-    signatures = {
-        "serving_default": serve.get_concrete_function(),
-        SERVING_SIGNATURE: serve_examples.get_concrete_function(),
-    }
-    return module, signatures
+    names = [f.name for f in compact.get_layer("folded_embedding").fields]
+    return build_serving_module(compact, TransformFeatures(tf_transform_output, names))
 
 
 def run_fn(fn_args: tfx.components.FnArgs):
@@ -308,7 +329,7 @@ def run_fn(fn_args: tfx.components.FnArgs):
     module, signatures = make_serving_module(
         compact_model(model), tf_transform_output
     )
-    tf.saved_model.save(module, fn_args.serving_model_dir, signatures=signatures)
+    save_serving_module(module, signatures, fn_args.serving_model_dir)
     write_search_result(result, fn_args.model_run_dir)
     write_search_result(
         result, os.path.join(fn_args.serving_model_dir, "assets.extra")

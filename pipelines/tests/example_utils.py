@@ -5,7 +5,7 @@ import re
 
 import tensorflow as tf
 
-_TABLE_KEY = re.compile(r"embeddings/([^/]+)/_embeddings/\.ATTRIBUTES")
+_TABLE_NAME = re.compile(r"folded_embedding/(.+)_embedding/embeddings")
 
 # Small enough for seconds of training, large enough for a real signal.
 HYPERPARAMETERS = {
@@ -41,11 +41,17 @@ def to_example(row):
     ).SerializeToString()
 
 
+def inference_shapes(saved_model_dir):
+    """`{variable name: shape}` of the variables an export's graph reads."""
+    loaded = tf.saved_model.load(saved_model_dir)
+    return {v.name.split(":")[0]: v.shape.as_list() for v in loaded.inference_variables}
+
+
 def table_widths(saved_model_dir):
-    """`{field: embedding width}` read from a SavedModel's variables."""
+    """`{field: embedding width}` of an export's tables."""
     widths = {}
-    for key, shape in tf.train.list_variables(f"{saved_model_dir}/variables/variables"):
-        match = _TABLE_KEY.search(key)
+    for name, shape in inference_shapes(saved_model_dir).items():
+        match = _TABLE_NAME.search(name)
         if match:
             widths[match.group(1)] = shape[1]
     return widths

@@ -108,15 +108,36 @@ def test_preprocessing_maps_values_to_vocabulary_ids(transformed):
     ]
 
 
-def test_field_configs_reserve_one_oov_id(transformed):
+def test_field_configs_reserve_the_oov_and_missing_ids(transformed):
     output = tft.TFTransformOutput(str(transformed["dir"] / "transform"))
     fields = dimgrow_module.field_configs(output)
     train = transformed["rows"]["train"]
     assert {f.name: f.vocab_size for f in fields} == {
-        name: len({row[name] for row in train}) + 1
+        name: len({row[name] for row in train}) + 2
         for name in ("noise_0", "signal_0", "signal_1")
     }
     assert all(f.dim == 1 for f in fields)
+
+
+def test_transform_ids_follow_the_loader_layout(transformed):
+    """0 = OOV, 1 = missing (absent or ""), 2.. = vocabulary values, as
+    `dimgrow_tf.Vocabulary` and the library export map raw values."""
+    output = tft.TFTransformOutput(str(transformed["dir"] / "transform"))
+    layer = output.transform_features_layer()
+    seen = transformed["rows"]["train"][0]
+    raw = {
+        "signal_0": tf.constant([[seen["signal_0"]], [b"never-seen"], [b""]]),
+        "signal_1": tf.constant([[seen["signal_1"]], [10_000], [seen["signal_1"]]], tf.int64),
+        "noise_0": tf.constant([[seen["noise_0"]]] * 3, tf.int64),
+        "label": tf.constant([[0]] * 3, tf.int64),
+    }
+    ids = {k: v.numpy().tolist() for k, v in layer(raw).items() if k != "label"}
+    assert ids["signal_0"][1:] == [0, 1] and ids["signal_0"][0] >= 2
+    assert ids["signal_1"][1] == 0 and ids["signal_1"][0] == ids["signal_1"][2] >= 2
+    sparse = tf.SparseTensor([[0, 0]], tf.constant([seen["noise_0"]], tf.int64), [2, 1])
+    values, missing, present = dimgrow_module._present_values(sparse)
+    assert missing.numpy().tolist() == [False, True]
+    assert present.numpy().tolist() == [seen["noise_0"]]
 
 
 def test_run_fn_records_the_search_in_model_run_and_export(trained):
@@ -142,10 +163,8 @@ def test_run_fn_exports_the_searched_dims(trained):
     assert example_utils.table_widths(fn_args.serving_model_dir) == kept
     kernels = [
         shape
-        for key, shape in tf.train.list_variables(
-            os.path.join(fn_args.serving_model_dir, "variables", "variables")
-        )
-        if "projection/_kernel" in key
+        for name, shape in example_utils.inference_shapes(fn_args.serving_model_dir).items()
+        if name.endswith("projection/kernel")
     ]
     assert kernels == [[sum(kept.values()), trained["config"]["output_dim"]]]
 
@@ -178,6 +197,21 @@ def test_export_maps_unseen_values_to_the_oov_bucket(trained):
     )["probability"].numpy()
     assert np.all(np.isfinite(unseen))
     assert unseen[0] == pytest.approx(unseen[1])
+    # The same rule through the tf.Example signatures: "" is missing (the
+    # Transform maps it to id 1 like the loader); a feature the raw schema
+    # requires (FixedLenFeature here) must be present, and the error names it.
+    row = dict(trained["rows"]["eval"][0])
+    empty = dict(row, signal_0=b"")
+    examples = tf.constant([example_utils.to_example(r) for r in (row, empty)])
+    by_example = loaded.signatures["examples"](examples=examples)["probability"].numpy()
+    by_feature = serve(**{k: tf.constant([v], tf.string if isinstance(v, bytes) else tf.int64)
+                          for k, v in empty.items() if k != "label"})
+    assert by_example[1] == pytest.approx(by_feature["probability"].numpy()[0], abs=1e-6)
+    regress = loaded.signatures["regress"](inputs=examples)["outputs"].numpy()
+    np.testing.assert_allclose(regress, by_example, atol=1e-7)
+    absent = {k: v for k, v in row.items() if k != "signal_0"}
+    with pytest.raises(tf.errors.InvalidArgumentError, match="signal_0"):
+        loaded.signatures["examples"](examples=tf.constant([example_utils.to_example(absent)]))
 
 
 def test_unknown_hyperparameter_is_rejected_before_training():
