@@ -112,3 +112,27 @@ def test_load_dataset_feeds_a_search_model(tmp_path):
     model, _ = build_search_model(fields, output_dim=4, seed=0)
     history = model.fit(train_ds, validation_data=valid_ds, epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"][0])
+
+
+def test_readme_dataset_spec_example_loads(tmp_path):
+    import pathlib
+
+    readme = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("### The dataset spec JSON", 1)[1]
+    example = json.loads(section.split("```json", 1)[1].split("```", 1)[0])
+    header = section.split("with the header `", 1)[1].split("`", 1)[0]
+    assert header == "id,click,hour,site_id,app_id,banner_pos,count,device_ip"
+    rows = ["1,1,14,1fbe01fe,ecad2386,0,100,a99f214a",
+            "2,0,15,,ecad2386,1,NA,b11e0e4e",
+            "3,0,14,85f751fd,NA,0,3,a99f214a"]
+    for split in ("train", "valid", "test"):
+        (tmp_path / f"clicks_{split}.csv").write_text("\n".join([header] + rows * 2) + "\n")
+    (tmp_path / "spec.json").write_text(json.dumps(example))
+    data = load_arrays(str(tmp_path / "spec.json"))
+    assert [f.name for f in data.fields] == ["hour", "banner_pos", "count", "site_id", "app_id"]
+    vocab = data.vocabulary
+    assert vocab.values("count") == ["1", "21"]   # floor(ln(100)^2) = 21, floor(ln(3)^2) = 1
+    features, _ = data.splits["train"]
+    assert features["site_id"].tolist() == [2, 1, 3] * 2     # "" is missing (1)
+    assert features["app_id"].tolist() == [2, 2, 1] * 2      # NA is missing
+    assert features["count"].tolist() == [3, 1, 2] * 2

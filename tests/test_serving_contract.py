@@ -114,11 +114,6 @@ def served(tmp_path_factory):
         bad_shape = grpc.predict_request(case["rows"])
         bad_shape.inputs["c"].CopyFrom(tf.make_tensor_proto(
             np.array(case["rows"]["c"], "int64")[:, None]))
-        bad_dtype = grpc.predict_request(case["rows"])
-        bad_dtype.inputs["c"].CopyFrom(tf.make_tensor_proto(
-            np.array(case["rows"]["c"], "int32")))
-        bad_json = rest.predict_body(case["rows"], columnar=True)
-        bad_json["inputs"]["c"] = [float(v) + 0.5 for v in bad_json["inputs"]["c"]]
         two_values = grpc.regress_request(case["rows"])
         two_values.input.example_list.examples[2].features.feature["c"].int64_list.value.append(1)
         requests = {
@@ -129,7 +124,6 @@ def served(tmp_path_factory):
             "regress": grpc.regress_request(case["rows"]),
             "oov": GrpcClient(model_name=name).predict_request(case["oov_rows"]),
             "bad_shape": bad_shape,
-            "bad_dtype": bad_dtype,
         }
         methods = {"classify": "Classify", "regress": "Regress", "two_values": "Regress"}
         job["exports"].append({
@@ -142,12 +136,10 @@ def served(tmp_path_factory):
                 "classify": ["classify", rest.examples_body(case["rows"], "classify")],
                 "regress": ["regress", rest.examples_body(case["rows"], "regress")],
                 "oov": ["predict", RestClient().predict_body(case["oov_rows"])],
-                "bad_json": ["predict", bad_json],
                 "missing_c": ["regress", RestClient().examples_body(
                     {"a": case["rows"]["a"]}, "regress")],
                 "missing_a": ["regress", RestClient().examples_body(
                     {"c": case["rows"]["c"]}, "regress")],
-                "classify_on_default": ["classify", rest.examples_body(case["rows"], None)],
             },
             "grpc": {
                 k: [methods.get(k, "Predict"), base64.b64encode(r.SerializeToString()).decode()]
@@ -187,8 +179,6 @@ def test_rest_bodies_answer_eager_predictions(served, name):
     np.testing.assert_allclose(rest["oov"]["predictions"], case["compact_oov"], atol=1e-6)
     np.testing.assert_allclose(rest["missing_c"]["result"], case["compact_missing_c"], atol=1e-6)
     np.testing.assert_allclose(rest["missing_a"]["result"], case["compact_missing_a"], atol=1e-6)
-    assert "not of expected type: int64" in rest["bad_json"]["error"]
-    assert "method_name" in rest["classify_on_default"]["error"]
 
 
 @pytest.mark.parametrize("name", ["searched", "fixed"])
@@ -208,8 +198,9 @@ def test_grpc_requests_answer_eager_predictions(served, name):
     reply = _decode(predict_pb2.PredictResponse, grpc["oov"])
     np.testing.assert_allclose(
         tf.make_ndarray(reply.outputs["probability"]), case["compact_oov"], atol=1e-6)
+    # Only errors raised by the exported graph itself are checked: the
+    # request conversions of LocalServer (a test double) are not the contract.
     assert "Shape of tensor c [16,1] is not compatible" in grpc["bad_shape"]["error"]
-    assert "to be int64 but int32 is provided" in grpc["bad_dtype"]["error"]
     assert "Key: c, Index: 2.  Number of int64 values != expected" in grpc["two_values"]["error"]
 
 
