@@ -183,7 +183,7 @@ def test_python_export_serves_raw_strings_like_the_loader(raw_data, tmp_path):
 def test_cli_search_vocabulary_exports_and_serves_raw_strings(raw_data, tmp_path):
     run = tmp_path / "run"
     proc = _cli("search", raw_data / "spec.json", "--epochs", "1", "--verbose", "0",
-                "--check-every", "2", "--out", run, cwd=tmp_path)
+                "--check-every", "2", "--batch-size", "128", "--out", run, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     vocab = dg.Vocabulary.load(run / "vocabulary.json")
     row = {"hour": 7, "site": "", "user": UNSEEN["user"]}
@@ -210,7 +210,19 @@ def test_cli_search_vocabulary_exports_and_serves_raw_strings(raw_data, tmp_path
     # Without --current-widths the search result beside the model sets the
     # dims; here one whose final dims drop `hour`.
     result = dg.SearchResult.load(run / "search_result.json")
-    assert result.settings["epochs"] == 1 and result.settings["batch_size"] == 256
+    assert {k: result.settings[k] for k in ("epochs", "batch_size", "check_every", "alpha")} \
+        == {"epochs": 1, "batch_size": 128, "check_every": 2, "alpha": 0.02}
+    assert result.timings["epochs"] == 1 and result.timings["seconds"] > 0
+    # retrain takes the search's settings unless a flag overrides them, and
+    # encodes with the search's vocabulary.json.
+    proc = _cli("retrain", raw_data / "spec.json", "--result", run / "search_result.json",
+                "--seed", "3", "--verbose", "0", "--out", tmp_path / "retrain", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert f"Encoding with {run / 'vocabulary.json'}" in proc.stdout
+    metrics = json.loads((tmp_path / "retrain" / "metrics.json").read_text())
+    assert {k: metrics["settings"][k] for k in ("epochs", "batch_size", "seed", "overridden")} \
+        == {"epochs": 1, "batch_size": 128, "seed": 3, "overridden": ["seed"]}
+    assert metrics["timings"]["retrain_epochs"] == 1
     result.fields = [f.with_dim(0 if f.name == "hour" else 1) for f in result.fields]
     result.save(run / "search_result.json")
     proc = _cli("export", run / "search_model.keras", "--vocab", run / "vocabulary.json",
