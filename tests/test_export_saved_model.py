@@ -127,6 +127,15 @@ def test_warmup_file_holds_real_requests(tmp_path, searched):
     examples = logs[6].classify_log.request.input.example_list.examples
     assert len(examples) == 8
     assert examples[1].features.feature["c"].int64_list.value == [2]
+    # The warmup requests are the ones the gRPC client builds for the same rows.
+    from serving import GrpcClient
+
+    client = GrpcClient(model_name="ctr")
+    rows = {"a": [4, 5, 6, 4, 5, 6, 4, 5], "c": [1, 2, 3, 1, 2, 3, 1, 2]}
+    assert logs[4].predict_log.request == client.predict_request(rows)
+    assert logs[5].predict_log.request == client.examples_predict_request(rows)
+    assert logs[6].classify_log.request == client.classify_request(rows)
+    assert logs[7].regress_log.request == client.regress_request(rows)
 
 
 def test_saved_model_cli_shows_the_contract(tmp_path, searched):
