@@ -64,6 +64,19 @@ def test_missing_tokens_map_to_the_missing_id_everywhere(tmp_path):
     assert fitted.encode(table.columns)[0]["s"].tolist() == [3, 1, 2]
 
 
+def test_vocabulary_records_discretised_fields(tmp_path):
+    vocab = Vocabulary({"n": ["1", "21"], "s": ["a"]}, kinds={"n": "int"}, discretise=("n",))
+    vocab.save(tmp_path / "v.json")
+    assert Vocabulary.load(tmp_path / "v.json").discretise == ("n",)
+    with pytest.raises(ValueError, match=r"not 'int' fields: \['s'\]"):
+        Vocabulary({"s": ["a"]}, discretise=("s",))
+    loader = CriteoLoader()
+    table = loader.read_text("\n".join(CRITEO_ROWS) + "\n")
+    assert loader.fit_vocabulary(table).discretise == tuple(f"I{i}" for i in range(1, 14))
+    plain = CriteoLoader(discretise=False)
+    assert plain.fit_vocabulary(plain.read_text("\n".join(CRITEO_ROWS) + "\n")).discretise == ()
+
+
 def test_vocabulary_json_round_trip(tmp_path):
     vocab = Vocabulary.fit({"n": ["3", "1"], "s": ["é", "x\ty"]},
                            kinds={"n": "int"}, min_count=1)

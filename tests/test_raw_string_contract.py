@@ -17,14 +17,15 @@ import numpy as np
 import pytest
 
 import dimgrow_tf as dg
+from dimgrow_tf.data.loader_utils import log_squared
 from dimgrow_tf.data.vocabulary import MISSING_ID
 from dimgrow_tf.data.vocabulary import OOV_ID
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SITES = [f"{v:08x}" for v in (0x1fbe01fe, 0x85f751fd, 0xd9750ee7, 0x4bcdc7e8, 0x2fa1b3c0)]
 USERS = [f"u{v:05x}" for v in range(40)]
-FIELDS = ("hour", "site", "user")   # CsvSchema order: integer, then categorical
-UNSEEN = {"site": "ffffffff", "user": "never-seen", "hour": 999}
+FIELDS = ("hour", "count", "site", "user")   # CsvSchema order: integer, then categorical
+UNSEEN = {"site": "ffffffff", "user": "never-seen", "hour": 999, "count": 10**9}
 
 CHECKER = r'''
 import json, sys
@@ -59,13 +60,14 @@ json.dump(out, open(sys.argv[2], "w"))
 def _write_csv(path, rng, rows):
     with open(path, "w", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["click", "site", "ignored", "hour", "user"])
+        writer.writerow(["click", "site", "ignored", "hour", "user", "count"])
         for _ in range(rows):
             site = SITES[rng.integers(len(SITES))] if rng.random() > 0.1 else ""
             user = USERS[rng.integers(len(USERS))] if rng.random() > 0.05 else ""
             hour = str(rng.integers(0, 24)) if rng.random() > 0.1 else ""
+            count = str(int(rng.integers(0, 60) ** 2)) if rng.random() > 0.1 else ""
             click = int(rng.random() < (0.7 if site == SITES[0] else 0.2))
-            writer.writerow([click, site, f"note {rng.integers(9)}", hour, user])
+            writer.writerow([click, site, f"note {rng.integers(9)}", hour, user, count])
 
 
 @pytest.fixture(scope="module")
@@ -76,11 +78,12 @@ def raw_data(tmp_path_factory):
         _write_csv(root / f"{split}.csv", rng, rows)
     # Values only in test: unseen in training, so OOV (id 0) for the loader.
     with open(root / "test.csv", "a", newline="") as fh:
-        csv.writer(fh).writerow([1, UNSEEN["site"], "x", UNSEEN["hour"], UNSEEN["user"]])
+        csv.writer(fh).writerow([1, UNSEEN["site"], "x", UNSEEN["hour"], UNSEEN["user"],
+                                 UNSEEN["count"]])
     spec = {"format": "csv", "train": "train.csv", "valid": "valid.csv",
             "test": "test.csv", "batch_size": 64,
             "schema": {"label": "click", "categorical": ["site", "user"],
-                       "integer": ["hour"]}}
+                       "integer": ["hour", "count"], "discretise": ["count"]}}
     (root / "spec.json").write_text(json.dumps(spec))
     return root
 
@@ -90,23 +93,27 @@ def _raw_rows(path):
     cells as int, empty integer cells as None (absent from a tf.Example)."""
     with open(path) as fh:
         rows = list(csv.DictReader(fh))
-    return [{"hour": int(r["hour"]) if r["hour"] else None, "site": r["site"],
-             "user": r["user"]} for r in rows]
+    return [{"hour": int(r["hour"]) if r["hour"] else None,
+             "count": int(r["count"]) if r["count"] else None,
+             "site": r["site"], "user": r["user"]} for r in rows]
 
 
 def _extra_rows(vocab):
     site, user = vocab.values("site")[1], vocab.values("user")[3]
     return [
-        {"hour": UNSEEN["hour"], "site": UNSEEN["site"], "user": UNSEEN["user"]},
-        {"hour": 5, "site": "", "user": user},             # empty string: missing
-        {"hour": -7, "site": site, "user": ""},            # negative hour: unseen
-        {"hour": 3, "site": site, "user": user},
+        {"hour": UNSEEN["hour"], "count": UNSEEN["count"], "site": UNSEEN["site"],
+         "user": UNSEEN["user"]},
+        {"hour": 5, "count": 100, "site": "", "user": user},   # empty string: missing
+        {"hour": -7, "count": 2, "site": site, "user": ""},    # negative hour: unseen
+        {"hour": 3, "count": 3481, "site": site, "user": user},
     ]
 
 
 def _ids(vocab, rows):
-    """The loader's ids of raw rows (`Vocabulary.encode`, as for evaluation)."""
-    columns = {n: [None if r[n] is None else str(r[n]) for r in rows] for n in FIELDS}
+    """The loader's ids of raw rows: its discretisation, then
+    `Vocabulary.encode`, as for evaluation."""
+    columns = {n: [None if r[n] is None else str(log_squared(r[n]) if n == "count" else r[n])
+                   for r in rows] for n in FIELDS}
     return vocab.encode(columns)[0]
 
 
@@ -115,7 +122,7 @@ def _eager(model, ids):
 
 
 def _case(path, vocab, rows, examples):
-    kinds = {"hour": "int", "site": "string", "user": "string"}
+    kinds = {"hour": "int", "count": "int", "site": "string", "user": "string"}
     columns = {n: [r[n] for r in rows] for n in FIELDS}
     return {"path": path, "kinds": kinds, "columns": columns, "examples": examples}
 
@@ -148,7 +155,7 @@ def test_python_export_serves_raw_strings_like_the_loader(raw_data, tmp_path):
     assert vocab.lookup("site", UNSEEN["site"]) == OOV_ID
     assert data.stats["test"].oov["site"] == 1 and data.stats["test"].missing["site"] > 0
     keras.utils.set_random_seed(0)
-    fields = [f.with_dim(d) for f, d in zip(data.fields, (2, 3, 2))]
+    fields = [f.with_dim(d) for f, d in zip(data.fields, (2, 1, 3, 2))]
     model = dg.build_model(fields, backbone="mlp", output_dim=8)
     model.fit(*data.splits["train"], epochs=1, verbose=0)
     rng = np.random.default_rng(1)
@@ -159,7 +166,8 @@ def test_python_export_serves_raw_strings_like_the_loader(raw_data, tmp_path):
     path = dg.export_saved_model(model, str(tmp_path / "exports"), vocabulary=vocab)
 
     test_rows = _raw_rows(raw_data / "test.csv")
-    present = [r for r in test_rows if r["hour"] is not None] + _extra_rows(vocab)
+    present = [r for r in test_rows if None not in (r["hour"], r["count"])] \
+        + _extra_rows(vocab)
     served = _serve_in_fresh_process(tmp_path, {
         "python": _case(path, vocab, present, test_rows + _extra_rows(vocab))})["python"]
 
@@ -177,7 +185,19 @@ def test_python_export_serves_raw_strings_like_the_loader(raw_data, tmp_path):
     assert np.ptp(served["default"]) > 0.01
     meta = json.loads(pathlib.Path(path, "assets.extra", "dimgrow_export.json").read_text())
     assert {f["name"]: (f["kind"], f["vocab_size"]) for f in meta["fields"]} == {
-        n: ({"hour": "int"}.get(n, "string"), vocab.vocab_size(n)) for n in FIELDS}
+        n: ("int" if n in ("hour", "count") else "string", vocab.vocab_size(n)) for n in FIELDS}
+    assert vocab.discretise == ("count",)
+    assert [f["name"] for f in meta["fields"] if f["discretised"]] == ["count"]
+
+
+def test_serving_discretisation_equals_the_loaders():
+    import tensorflow as tf
+
+    from dimgrow_tf.export.raw_features import log_squared as tf_log_squared
+
+    values = np.concatenate([np.arange(-5, 200_000), np.array([10**9, 2**62, -(2**62)])])
+    np.testing.assert_array_equal(tf_log_squared(tf.constant(values)).numpy(),
+                                  [log_squared(int(v)) for v in values])
 
 
 def test_cli_search_vocabulary_exports_and_serves_raw_strings(raw_data, tmp_path):
@@ -186,7 +206,7 @@ def test_cli_search_vocabulary_exports_and_serves_raw_strings(raw_data, tmp_path
                 "--check-every", "2", "--batch-size", "128", "--out", run, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     vocab = dg.Vocabulary.load(run / "vocabulary.json")
-    row = {"hour": 7, "site": "", "user": UNSEEN["user"]}
+    row = {"hour": 7, "count": None, "site": "", "user": UNSEEN["user"]}
     proc = _cli("export", run / "search_model.keras", "--vocab", run / "vocabulary.json",
                 "--current-widths", "--export-base", tmp_path / "exports",
                 "--row", json.dumps(row), cwd=tmp_path)
@@ -199,7 +219,8 @@ def test_cli_search_vocabulary_exports_and_serves_raw_strings(raw_data, tmp_path
         float(_eager(model, _ids(vocab, [row]))[0]), abs=1e-5)
 
     test_rows = _raw_rows(raw_data / "test.csv")
-    present = [r for r in test_rows if r["hour"] is not None] + _extra_rows(vocab)
+    present = [r for r in test_rows if None not in (r["hour"], r["count"])] \
+        + _extra_rows(vocab)
     served = _serve_in_fresh_process(tmp_path, {
         "cli": _case(path, vocab, present, test_rows)})["cli"]
     np.testing.assert_allclose(served["default"], _eager(model, _ids(vocab, present)),
@@ -231,5 +252,5 @@ def test_cli_search_vocabulary_exports_and_serves_raw_strings(raw_data, tmp_path
     meta = json.loads((tmp_path / "exports" / "dimgrow" / "2" / "assets.extra"
                        / "dimgrow_export.json").read_text())
     assert meta["widths"] == "search_result" and "Widths: search_result" in proc.stdout
-    assert {f["name"]: f["dim"] for f in meta["fields"]} == {"site": 1, "user": 1}
+    assert {f["name"]: f["dim"] for f in meta["fields"]} == {"count": 1, "site": 1, "user": 1}
     assert meta["dropped_fields"] == ["hour"]

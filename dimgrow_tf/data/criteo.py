@@ -52,6 +52,15 @@ class CriteoLoader(RowLoader):
         super().__init__(CRITEO_FIELDS, kinds, on_error=on_error)
         self.discretise = bool(discretise)
 
+    def fit_vocabulary(self, table, min_count=1):
+        """Learns a `Vocabulary` that records the discretised fields, so
+        serving discretises raw integers as loading does."""
+        from dimgrow_tf.data.vocabulary import Vocabulary
+
+        return Vocabulary.fit(
+            table.columns, table.kinds, min_count=min_count,
+            discretise=INTEGER_FIELDS if self.discretise else ())
+
     def parse_line(self, text):
         cells = text.split("\t")
         if len(cells) != 1 + len(CRITEO_FIELDS):

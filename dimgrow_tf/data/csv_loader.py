@@ -60,12 +60,13 @@ class CsvLoader(RowLoader):
             self._set_columns(schema.columns)
 
     def fit_vocabulary(self, table, min_count=1):
-        """Learns a `Vocabulary` whose missing tokens are `schema.missing`,
-        so serving maps those raw cells to the missing id as loading does."""
+        """Learns a `Vocabulary` that records `schema.missing` and
+        `schema.discretise`, so serving maps raw cells as loading does."""
         from dimgrow_tf.data.vocabulary import Vocabulary
 
         return Vocabulary.fit(table.columns, table.kinds, min_count=min_count,
-                              missing=self.schema.missing)
+                              missing=self.schema.missing,
+                              discretise=self.schema.discretise)
 
     def read_header(self, text):
         header = self._split(text)

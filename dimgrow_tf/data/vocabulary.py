@@ -50,6 +50,11 @@ class Vocabulary:
         missing: tuple of str. Raw values that mean "missing" (id 1), e.g.
             a `CsvSchema`'s `missing` cells. No kept value may be one of
             them. Defaults to `("",)`.
+        discretise: tuple of str. `"int"` fields whose raw values the
+            loader maps through `floor(ln(v)**2)` for `v > 2` before the
+            lookup (Criteo's integers, a `CsvSchema`'s `discretise`); the
+            values here are the discretised ones, and the serving graph
+            repeats the discretisation on raw values. Defaults to `()`.
 
     Example:
 
@@ -63,7 +68,8 @@ class Vocabulary:
     ```
     """
 
-    def __init__(self, values, kinds=None, min_count=1, missing=("",)):
+    def __init__(self, values, kinds=None, min_count=1, missing=("",),
+                 discretise=()):
         kinds = dict(kinds or {})
         self.min_count = _check_min_count(min_count)
         self.missing = _check_missing(missing)
@@ -104,11 +110,15 @@ class Vocabulary:
         unknown = set(kinds) - set(self.kinds)
         if unknown:
             raise ValueError(f"`kinds` names unknown fields {sorted(unknown)}")
+        self.discretise = tuple(discretise)
+        bad = [n for n in self.discretise if self.kinds.get(n) != "int"]
+        if bad:
+            raise ValueError(f"`discretise` names fields that are not 'int' fields: {bad}")
 
     @classmethod
     def fit(cls, columns: Mapping[str, Sequence[Optional[str]]],
             kinds: Optional[Dict[str, str]] = None, min_count: int = 1,
-            missing: Sequence[str] = ("",)):
+            missing: Sequence[str] = ("",), discretise: Sequence[str] = ()):
         """Learns a vocabulary from training columns.
 
         Args:
@@ -120,6 +130,8 @@ class Vocabulary:
                 to the OOV id). Defaults to `1` (keep every value).
             missing: tuple of str. Values that mean missing (not kept).
                 Defaults to `("",)`.
+            discretise: tuple of str. Recorded (see the class). Defaults
+                to `()`.
 
         Returns:
             A `Vocabulary`.
@@ -134,7 +146,7 @@ class Vocabulary:
             kept = [v for v, c in counts.items() if c >= min_count]
             key = int_sort_key if kinds.get(name, "str") == "int" else None
             values[name] = sorted(kept, key=key)
-        return cls(values, kinds, min_count, missing)
+        return cls(values, kinds, min_count, missing, discretise)
 
     @property
     def field_names(self):
@@ -200,6 +212,7 @@ class Vocabulary:
                        "first_value": FIRST_VALUE_ID},
             "min_count": self.min_count,
             "missing": list(self.missing),
+            "discretise": list(self.discretise),
             "fields": [
                 {"name": n, "kind": self.kinds[n], "values": self._values[n]}
                 for n in self._values
@@ -225,6 +238,7 @@ class Vocabulary:
             {f["name"]: f["kind"] for f in fields},
             config.get("min_count", 1),
             tuple(config.get("missing", ("",))),
+            tuple(config.get("discretise", ())),
         )
 
     def save(self, path):

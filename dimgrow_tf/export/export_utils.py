@@ -134,6 +134,7 @@ def metadata(model_name, version, folded, kinds, vocabulary, prune_gates,
         if kinds[f.name] != "id":
             entry["vocabulary_values"] = len(vocabulary.values(f.name))
             entry["missing_tokens"] = list(vocabulary.missing)
+            entry["discretised"] = f.name in vocabulary.discretise
         fields.append(entry)
     return json.dumps(
         {

@@ -10,6 +10,9 @@ serving:
 | a missing token (`Vocabulary.missing`, `""` by default), or a feature absent from a `tf.Example` | 1 (`MISSING_ID`) |
 | an integer id (field without a vocabulary) outside `[0, vocab_size)` | 0 (`OOV_ID`) |
 
+Raw values of the vocabulary's `discretise` fields first go through the
+loader's `floor(ln(v)**2)` for `v > 2` (`log_squared`), as when loading.
+
 `layout_ids` is the TF form of that rule; `RawFeatures` applies it to the
 inputs of an export and the TFX module applies it to its Transform
 vocabularies.
@@ -56,6 +59,15 @@ def range_ids(ids, vocab_size):
     return tf.cast(tf.where(missing, tf.constant(MISSING_ID, tf.int64), out), tf.int32)
 
 
+def log_squared(values):
+    """The loader's integer discretisation in TF: `floor(ln(v)**2)` for
+    `v > 2`, else `v` (`loader_utils.log_squared`), in float64."""
+    values = tf.cast(values, tf.int64)
+    safe = tf.cast(tf.maximum(values, 3), tf.float64)
+    squared = tf.cast(tf.floor(tf.square(tf.math.log(safe))), tf.int64)
+    return tf.where(values > 2, squared, values)
+
+
 def field_kinds(fields, vocabulary):
     """`{field: "string" | "int" | "id"}` of an export's inputs.
 
@@ -93,6 +105,7 @@ class RawFeatures(tf.Module):
         self.kinds = field_kinds(self.fields, vocabulary)
         self.tables = {}
         self.missing = {}
+        self.discretise = set(vocabulary.discretise) if vocabulary else set()
         for f in self.fields:
             if self.kinds[f.name] == ID:
                 continue
@@ -134,8 +147,10 @@ class RawFeatures(tf.Module):
                 for token in self.missing[f.name]:
                     missing = missing | tf.equal(values, token)
             else:
-                keys = tf.strings.as_string(values)
                 missing = tf.equal(values, ABSENT_INT)
+                if f.name in self.discretise:
+                    values = log_squared(values)
+                keys = tf.strings.as_string(values)
             ids[f.name] = layout_ids(self.tables[f.name].lookup(keys), missing)
         return ids
 
