@@ -20,6 +20,7 @@ The search result (final dims, gates, resize history) is a Trainer output:
 import dataclasses
 import json
 import os
+import time
 from typing import Any, Dict, Optional
 
 import keras
@@ -190,6 +191,9 @@ def _early_stopping(hp, restore_best_weights=False):
 def search_and_retrain(fields, train_ds, eval_ds, hp, log_dir=None):
     """Runs the DimGrow search, then retrains at its dims.
 
+    The result records the hyperparameters (`result.settings`) and the
+    wall times and epochs of both runs (`result.timings`).
+
     Returns:
         `(retrained model, SearchResult)`.
     """
@@ -208,10 +212,12 @@ def search_and_retrain(fields, train_ds, eval_ds, hp, log_dir=None):
         callbacks.append(
             keras.callbacks.TensorBoard(log_dir=os.path.join(log_dir, "search"))
         )
-    search_model.fit(
+    start = time.perf_counter()
+    search_history = search_model.fit(
         train_ds, validation_data=eval_ds, epochs=hp.epochs,
         callbacks=callbacks, verbose=2,
     )
+    search_seconds = time.perf_counter() - start
     result = search.result()
 
     keras.utils.set_random_seed(hp.seed)
@@ -224,10 +230,18 @@ def search_and_retrain(fields, train_ds, eval_ds, hp, log_dir=None):
         callbacks.append(
             keras.callbacks.TensorBoard(log_dir=os.path.join(log_dir, "retrain"))
         )
-    model.fit(
+    start = time.perf_counter()
+    retrain_history = model.fit(
         train_ds, validation_data=eval_ds,
         epochs=hp.retrain_epochs or hp.epochs, callbacks=callbacks, verbose=2,
     )
+    result.settings = dataclasses.asdict(hp)
+    result.timings = {
+        "search_seconds": search_seconds,
+        "search_epochs": len(search_history.history["loss"]),
+        "retrain_seconds": time.perf_counter() - start,
+        "retrain_epochs": len(retrain_history.history["loss"]),
+    }
     return model, result
 
 
