@@ -1,5 +1,7 @@
 """Resizes assign into the same storage: no retrace, true memory, fallback."""
 
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -11,6 +13,7 @@ from conftest import random_batch
 from dimgrow_tf.data.datasets import to_dataset
 from dimgrow_tf.keras_compat import optimizer_slots
 from dimgrow_tf.resize import resize_utils
+from dimgrow_tf.resize.optimizer_state import dynamic_widths_supported
 
 FIELDS = [dg.FieldConfig("a", 12), dg.FieldConfig("b", 7), dg.FieldConfig("c", 5, dim=3)]
 
@@ -155,3 +158,26 @@ def test_refused_dynamic_shape_falls_back_to_retracing(monkeypatch):
     np.testing.assert_allclose(model.predict(x, verbose=0),
                                keras.ops.convert_to_numpy(model(x, training=False)),
                                rtol=1e-6, atol=1e-7)
+
+
+def test_optimizers_keras_cannot_train_at_unknown_width_fall_back():
+    """RMSprop adds row-sparse gradients; Keras 3.8 needs static widths for it."""
+    model, emb = make_search_model(FIELDS, optimizer=keras.optimizers.RMSprop(1e-2))
+    x, y = random_batch(FIELDS, 64)
+    search = dg.DimGrowCallback(emb, high=0.001, low=0.0, check_every=1, window=1,
+                                max_dim=3, monitor="loss")
+    in_place = dynamic_widths_supported(model.optimizer)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[search])
+    fell_back = [w for w in caught if "cannot train ['RMSprop']" in str(w.message)]
+    assert emb.dims == {"a": 3, "b": 3, "c": 3}
+    resizing_checks = len({e["step"] for e in search.history})
+    assert resizing_checks == 2
+    if in_place:
+        assert not fell_back and emb.trace_counts["train"] == 1
+    else:
+        assert len(fell_back) == 1
+        assert emb.trace_counts["train"] == 1 + resizing_checks
+    assert dynamic_widths_supported(keras.optimizers.Adam())
+    assert dynamic_widths_supported(dg.LazyAdam())

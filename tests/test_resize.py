@@ -24,15 +24,19 @@ def test_remap_tensor_golden():
     np.testing.assert_array_equal(
         remap_tensor(value, 0, (1,), 1, fill=tf.fill((1, 3), 9.0)), [[3, 4, 5], [9, 9, 9]]
     )
+    np.testing.assert_array_equal(remap_tensor(value, 1, (0, 1), 0), [[0, 1], [3, 4]])
+    np.testing.assert_array_equal(remap_tensor(value, 0, (0,), 2), [[0, 1, 2], [0, 0, 0], [0, 0, 0]])
+    np.testing.assert_array_equal(remap_tensor(value, 1, (0, 1, 2), 0), value)
     with pytest.raises(ValueError, match="expected"):
         remap_tensor(value, 0, (1,), 1, fill=tf.zeros((2, 3)))
 
 
-def _layer():
+def _layer(resizable=True):
     emb = dg.DimGrowEmbedding(
         [dg.FieldConfig("a", 10, dim=3), dg.FieldConfig("b", 7)], output_dim=4
     )
     emb.build()
+    emb.set_resizable_storage(resizable)
     return emb
 
 
@@ -57,11 +61,13 @@ def test_grow_keeps_old_columns_and_initialises_new_ones():
             assert tuple(tf.shape(variable.value).numpy()) == tuple(variable.shape)
 
 
-def test_shrink_drops_the_collapsed_column_and_frees_memory():
-    emb = _layer()
+@pytest.mark.parametrize("resizable", [True, False])
+def test_shrink_drops_the_collapsed_column_and_frees_memory(resizable):
+    emb = _layer(resizable)
     table = emb.field_variables("a")["embeddings"].numpy().copy()
     proj = emb.field_variables("a")["projection"].numpy().copy()
-    emb.resize({"a": dg.FieldResize.drop(3, [1])})
+    remaps = emb.resize({"a": dg.FieldResize.drop(3, [1])})
+    assert all(r.rebacked is not resizable for r in remaps)
     new = emb.field_variables("a")
     np.testing.assert_array_equal(new["embeddings"].numpy(), table[:, [0, 2]])
     np.testing.assert_array_equal(new["projection"].numpy(), proj[[0, 2]])

@@ -4,7 +4,8 @@ import keras
 import tensorflow as tf
 
 from dimgrow_tf.resize.model_resize import strategy_scope
-from dimgrow_tf.resize.optimizer_state import make_optimizer_resizable
+from dimgrow_tf.resize.optimizer_state import set_optimizer_storage
+from dimgrow_tf.resize.resize_utils import is_resizable
 
 
 class GateStep:
@@ -38,8 +39,10 @@ class GateStep:
         with strategy_scope(self.model):
             if not self.optimizer.built:
                 self.optimizer.build(gates)
-            make_optimizer_resizable(
-                self.optimizer, [(g, 0) for g in gates]
+            set_optimizer_storage(
+                self.optimizer,
+                [(g, 0) for g in gates],
+                resizable=is_resizable(gates[0], 0),
             )
         model, optimizer = self.model, self.optimizer
 

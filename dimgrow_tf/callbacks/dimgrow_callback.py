@@ -177,7 +177,7 @@ class DimGrowCallback(keras.callbacks.Callback):
             reset = True
         if reset:
             reset_compiled_functions(self.model)
-        prepare_resizing(self.model, self.layer)
+        prepare_resizing(self.model, self.layer, self._extra_optimizers())
 
     def on_train_end(self, logs=None):
         if self._gate_step is not None:

@@ -22,6 +22,7 @@ from dimgrow_tf.layers.dimgrow_embedding_utils import TraceCounts
 from dimgrow_tf.resize.field_resize import FieldResize
 from dimgrow_tf.resize.resize_utils import VariableRemap
 from dimgrow_tf.resize.resize_utils import make_resizable
+from dimgrow_tf.resize.resize_utils import make_static
 from dimgrow_tf.resize.resize_utils import remap_tensor
 from dimgrow_tf.resize.resize_utils import resize_variable
 
@@ -112,6 +113,7 @@ class DimGrowEmbedding(keras.layers.Layer):
         self.gates_trainable = True
         self.resize_count = 0
         self._traces = TraceCounts()
+        self._resizable_storage = None
 
     @property
     def fields(self):
@@ -165,15 +167,27 @@ class DimGrowEmbedding(keras.layers.Layer):
             for kind, (axis, _) in KINDS.items()
         ]
 
-    def make_resizable(self):
-        """Gives every field variable resizable storage; True if any changed.
+    @property
+    def resizable_storage(self):
+        """True/False once `set_resizable_storage` ran; None before."""
+        return self._resizable_storage
 
-        `build` does it; call it again inside a distribution strategy's
-        scope if the layer was built outside it.
+    def set_resizable_storage(self, resizable):
+        """Gives every field variable resizable (or static) storage.
+
+        `DimGrowCallback` (through `prepare_resizing`) calls it before the
+        first traced step; run it in the model's strategy scope.
+
+        Returns:
+            True when some variable's storage was replaced.
         """
+        self._resizable_storage = bool(resizable)
         changed = False
         for variable, axis in self.resizable_variables():
-            changed |= make_resizable(variable, axis)
+            if resizable:
+                changed |= make_resizable(variable, axis)
+            else:
+                changed |= make_static(variable)
         return changed
 
     def build(self, input_shape=None):
@@ -182,7 +196,6 @@ class DimGrowEmbedding(keras.layers.Layer):
         for f in self._fields.values():
             if f.dim > 0:
                 self._vars.by_field[f.name] = self._make_field_variables(f, f.dim)
-        self.make_resizable()
         self.built = True
 
     def _make_field_variables(self, field, width):

@@ -1,9 +1,13 @@
 """Resizing a layer inside a compiled model, in place."""
 
 import contextlib
+import warnings
+
+import keras
 
 from dimgrow_tf.keras_compat import reindex_optimizer
-from dimgrow_tf.resize.optimizer_state import make_optimizer_resizable
+from dimgrow_tf.resize.optimizer_state import dynamic_widths_supported
+from dimgrow_tf.resize.optimizer_state import set_optimizer_storage
 from dimgrow_tf.resize.optimizer_state import resize_optimizer_state
 
 
@@ -72,24 +76,49 @@ def follow_resize(model, remaps, extra_optimizers=()):
 def prepare_resizing(model, layer, extra_optimizers=()):
     """Gives `layer`'s variables and their optimizer slots resizable storage.
 
-    Builds `model.optimizer` if needed. Call before the first traced step
-    (`DimGrowCallback` does it in `on_train_begin`); calling it again is
-    free. Functions traced before a storage change are dropped.
+    Builds `model.optimizer` if needed and checks that every optimizer can
+    carry its state across resizes. Storage is resizable when every
+    optimizer can train variables of unknown width
+    (`dynamic_widths_supported`); otherwise it stays static, with a
+    warning, and each resize re-creates it and retraces. Call before the
+    first traced step (`DimGrowCallback` does it in `on_train_begin`);
+    calling it again is free. Functions traced before a storage change are
+    dropped.
+
+    Returns:
+        True when some storage was replaced.
     """
     with strategy_scope(model):
-        changed = layer.make_resizable()
-        for optimizer in _optimizers(model, extra_optimizers):
+        optimizers = _optimizers(model, extra_optimizers)
+        for optimizer in optimizers:
             if optimizer is getattr(model, "optimizer", None) and not optimizer.built:
                 optimizer.build(model.trainable_variables)
+        resizable = all(dynamic_widths_supported(o) for o in optimizers)
+        if not resizable and layer.resizable_storage is not False:
+            _warn_static_optimizers(optimizers)
+        changed = layer.set_resizable_storage(resizable)
+        for optimizer in optimizers:
             if optimizer.built:
                 if changed:
                     reindex_optimizer(optimizer)
-                changed |= make_optimizer_resizable(
-                    optimizer, layer.resizable_variables()
+                changed |= set_optimizer_storage(
+                    optimizer, layer.resizable_variables(), resizable
                 )
     if changed:
         reset_compiled_functions(model)
     return changed
+
+
+def _warn_static_optimizers(optimizers):
+    names = sorted({type(o).__name__ for o in optimizers if not dynamic_widths_supported(o)})
+    warnings.warn(
+        f"DimGrow: this Keras ({keras.version()}) cannot train {names} on "
+        "variables of unknown width, so resizes re-create the variables and "
+        "retrace the train function (slower). Use Adam, AdamW, LazyAdam or "
+        "SGD, or a newer Keras, to resize in place.",
+        RuntimeWarning,
+        stacklevel=3,
+    )
 
 
 def _optimizers(model, extra_optimizers):

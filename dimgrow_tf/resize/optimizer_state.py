@@ -1,9 +1,14 @@
 """Carrying a Keras optimizer's per-variable state across resizes, in place."""
 
+import functools
+
 import keras
+import tensorflow as tf
 
 from dimgrow_tf.keras_compat import optimizer_slots
+from dimgrow_tf.optimizers.lazy_adam import LazyAdam
 from dimgrow_tf.resize.resize_utils import make_resizable
+from dimgrow_tf.resize.resize_utils import make_static
 from dimgrow_tf.resize.resize_utils import remap_tensor
 from dimgrow_tf.resize.resize_utils import resize_variable
 
@@ -16,7 +21,7 @@ def resize_optimizer_state(optimizer, remaps):
     accumulators, RMSprop's averages, EMA copies, ...) gets the same
     remap: surviving entries are carried exactly, the `grow` fresh entries
     start at zero, dropped entries are gone. The slots are resized in place
-    (see `make_optimizer_resizable`), so the optimizer object, its
+    (see `set_optimizer_storage`), so the optimizer object, its
     `iterations`, learning rate and the slots of other variables are
     untouched, and traced train functions stay valid. An unbuilt optimizer,
     or one that does not train `variable` (e.g. gates excluded from it), is
@@ -46,13 +51,15 @@ def resize_optimizer_state(optimizer, remaps):
     return rebacked
 
 
-def make_optimizer_resizable(optimizer, variables):
-    """Gives the slots of `variables` resizable storage (see `make_resizable`).
+def set_optimizer_storage(optimizer, variables, resizable=True):
+    """Gives the slots of `variables` resizable (or static) storage.
 
     Args:
         optimizer: a built `keras.optimizers.Optimizer`.
         variables: iterable of `(variable, axis)`: the resizable variables
             and the axis along which they change.
+        resizable: bool. Resizable storage (see `make_resizable`) or static.
+            Defaults to `True`.
 
     Returns:
         True when some slot's backing variable was replaced.
@@ -61,8 +68,47 @@ def make_optimizer_resizable(optimizer, variables):
     changed = False
     for variable, axis in variables:
         for slot in _slots(optimizer, variable, axis).values():
-            changed |= make_resizable(slot, axis)
+            changed |= make_resizable(slot, axis) if resizable else make_static(slot)
     return changed
+
+
+# Optimizers whose update of a row-sparse gradient uses only ops that take
+# an unknown width on every Keras we support.
+_DYNAMIC_SAFE = (
+    keras.optimizers.Adam,
+    keras.optimizers.AdamW,
+    keras.optimizers.SGD,
+    LazyAdam,
+)
+
+
+def dynamic_widths_supported(optimizer):
+    """Whether `optimizer` can train variables of unknown width in a trace.
+
+    Keras before 3.9 or so builds the union of two row-sparse gradients
+    (Adagrad's and RMSprop's updates do this) from the static width, which
+    fails when the width is unknown. On such a Keras only Adam, AdamW,
+    LazyAdam and SGD resize in place; the others fall back to re-created
+    storage and a retrace per resize.
+    """
+    return type(optimizer) in _DYNAMIC_SAFE or _sparse_union_takes_unknown_widths()
+
+
+@functools.lru_cache(maxsize=None)
+def _sparse_union_takes_unknown_widths():
+    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.float32)])
+    def add_slices(values):
+        rows = tf.shape(values, out_type=tf.int64)
+        shape = tf.stack([rows[0] + 1, rows[1]])
+        a = tf.IndexedSlices(values, tf.range(rows[0]), shape)
+        b = tf.IndexedSlices(values, tf.range(rows[0]) + 1, shape)
+        return keras.ops.convert_to_tensor(keras.ops.add(a, b))
+
+    try:
+        add_slices.get_concrete_function()
+    except ValueError:
+        return False
+    return True
 
 
 def _slots(optimizer, variable, axis):
