@@ -20,7 +20,8 @@ def resize_optimizer_state(optimizer, remaps):
     variable's slots (Adam's moments, SGD's momentum, Adagrad's
     accumulators, RMSprop's averages, EMA copies, ...) gets the same
     remap: surviving entries are carried exactly, the `grow` fresh entries
-    start at zero, dropped entries are gone. The slots are resized in place
+    start at zero (an EMA copy of the weights starts at the fresh weights),
+    dropped entries are gone. The slots are resized in place
     (see `set_optimizer_storage`), so the optimizer object, its
     `iterations`, learning rate and the slots of other variables are
     untouched, and traced train functions stay valid. An unbuilt optimizer,
@@ -46,9 +47,25 @@ def resize_optimizer_state(optimizer, remaps):
     rebacked = False
     for remap in remaps:
         for attr, slot in _slots(optimizer, remap.variable, remap.axis).items():
-            value = remap_tensor(slot.value, remap.axis, remap.keep, remap.grow)
+            fill = _grown_part(remap) if attr == _EMA_SLOTS and remap.grow else None
+            value = remap_tensor(slot.value, remap.axis, remap.keep, remap.grow, fill)
             rebacked |= resize_variable(slot, value, remap.axis)
     return rebacked
+
+
+# Keras's EMA of the model variables (`use_ema=True`): its fresh entries start
+# at the variables' fresh values, as Keras starts the average at step 0.
+_EMA_SLOTS = "_model_variables_moving_average"
+
+
+def _grown_part(remap):
+    """The fresh entries of the (already resized) variable of `remap`."""
+    value = tf.convert_to_tensor(remap.variable.value)
+    begin = [0] * value.shape.rank
+    begin[remap.axis] = len(remap.keep)
+    size = [-1] * value.shape.rank
+    size[remap.axis] = remap.grow
+    return tf.slice(value, begin, size)
 
 
 def set_optimizer_storage(optimizer, variables, resizable=True):
