@@ -68,6 +68,11 @@ def test_versions_layout_and_models_config(tmp_path, searched):
                                model_server_config_pb2.ModelServerConfig())
     assert [(c.name, c.base_path, c.model_version_policy.latest.num_versions)
             for c in config.model_config_list.config] == [("dimgrow", "/srv/dimgrow", 2)]
+    # serving/models.config, the documented example, is what the exporter writes.
+    example = pathlib.Path(__file__).resolve().parents[1] / "serving" / "models.config"
+    (tmp_path / "only" / "dimgrow" / "1").mkdir(parents=True)
+    assert pathlib.Path(write_models_config(str(tmp_path / "only"))).read_text() == \
+        example.read_text()
 
 
 @pytest.mark.parametrize("error", [RuntimeError, KeyboardInterrupt])
