@@ -11,20 +11,19 @@ from dimgrow_tf.layers import shuffle_gate_utils as sg
 from dimgrow_tf.layers.dimgrow_embedding_utils import KINDS
 from dimgrow_tf.layers.dimgrow_embedding_utils import FieldVariables
 from dimgrow_tf.layers.dimgrow_embedding_utils import LayerHooks
+from dimgrow_tf.layers.dimgrow_embedding_utils import TraceCounts
 from dimgrow_tf.layers.dimgrow_embedding_utils import check_layer_args
+from dimgrow_tf.layers.dimgrow_embedding_utils import check_plan_entry
 from dimgrow_tf.layers.dimgrow_embedding_utils import variable_specs
 from dimgrow_tf.layers.input_utils import check_id_range
 from dimgrow_tf.layers.input_utils import gather_rows
 from dimgrow_tf.layers.input_utils import split_field_inputs
 from dimgrow_tf.layers.layer_state_utils import load_layer_state
 from dimgrow_tf.layers.layer_state_utils import save_layer_state
-from dimgrow_tf.layers.dimgrow_embedding_utils import TraceCounts
-from dimgrow_tf.resize.field_resize import FieldResize
 from dimgrow_tf.resize.resize_utils import VariableRemap
-from dimgrow_tf.resize.resize_utils import make_resizable
-from dimgrow_tf.resize.resize_utils import make_static
 from dimgrow_tf.resize.resize_utils import remap_tensor
 from dimgrow_tf.resize.resize_utils import resize_variable
+from dimgrow_tf.resize.resize_utils import set_storage
 
 _MOMENTUM = 0.99
 
@@ -182,13 +181,7 @@ class DimGrowEmbedding(keras.layers.Layer):
             True when some variable's storage was replaced.
         """
         self._resizable_storage = bool(resizable)
-        changed = False
-        for variable, axis in self.resizable_variables():
-            if resizable:
-                changed |= make_resizable(variable, axis)
-            else:
-                changed |= make_static(variable)
-        return changed
+        return set_storage(self.resizable_variables(), resizable)
 
     def build(self, input_shape=None):
         if self.built:
@@ -297,21 +290,9 @@ class DimGrowEmbedding(keras.layers.Layer):
         )
         remaps = []
         for name, change in plan.items():
-            if name not in self._fields:
-                raise ValueError(f"Unknown field {name!r} in resize plan.")
-            if not isinstance(change, FieldResize):
-                raise TypeError(f"Plan entry for {name!r} must be a FieldResize.")
-            field = self._fields[name]
-            if field.dim == 0:
-                raise ValueError(f"Field {name!r} is dropped and cannot be resized.")
-            if max(change.keep, default=-1) >= field.dim:
-                raise ValueError(
-                    f"Field {name!r} has width {field.dim}; cannot keep column "
-                    f"{max(change.keep)}."
-                )
-            if change.is_identity(field.dim):
-                continue
-            remaps.extend(self._resize_field(field, change, init))
+            field = check_plan_entry(self._fields, name, change)
+            if not change.is_identity(field.dim):
+                remaps.extend(self._resize_field(field, change, init))
         if remaps:
             self.resize_count += 1
         return remaps

@@ -3,6 +3,7 @@
 import keras
 
 from dimgrow_tf.layers import shuffle_gate_utils as sg
+from dimgrow_tf.resize.field_resize import FieldResize
 
 # Per field: variable kind -> (axis that holds the field's columns, trainable).
 KINDS = {
@@ -49,6 +50,23 @@ def check_layer_args(output_dim, alpha, regularizer, temperature):
         )
     if not float(temperature) > 0.0:
         raise ValueError(f"`temperature` must be > 0. Received: temperature={temperature}")
+
+
+def check_plan_entry(fields, name, change):
+    """Returns the FieldConfig of `name` if `change` can apply to it, else raises."""
+    if name not in fields:
+        raise ValueError(f"Unknown field {name!r} in resize plan.")
+    if not isinstance(change, FieldResize):
+        raise TypeError(f"Plan entry for {name!r} must be a FieldResize.")
+    field = fields[name]
+    if field.dim == 0:
+        raise ValueError(f"Field {name!r} is dropped and cannot be resized.")
+    if max(change.keep, default=-1) >= field.dim:
+        raise ValueError(
+            f"Field {name!r} has width {field.dim}; cannot keep column "
+            f"{max(change.keep)}."
+        )
+    return field
 
 
 def variable_specs(field, width, output_dim):

@@ -7,10 +7,9 @@ import tensorflow as tf
 
 from dimgrow_tf.keras_compat import optimizer_slots
 from dimgrow_tf.optimizers.lazy_adam import LazyAdam
-from dimgrow_tf.resize.resize_utils import make_resizable
-from dimgrow_tf.resize.resize_utils import make_static
 from dimgrow_tf.resize.resize_utils import remap_tensor
 from dimgrow_tf.resize.resize_utils import resize_variable
+from dimgrow_tf.resize.resize_utils import set_storage
 
 
 def resize_optimizer_state(optimizer, remaps):
@@ -82,11 +81,12 @@ def set_optimizer_storage(optimizer, variables, resizable=True):
         True when some slot's backing variable was replaced.
     """
     check_resizable_optimizer(optimizer)
-    changed = False
-    for variable, axis in variables:
-        for slot in _slots(optimizer, variable, axis).values():
-            changed |= make_resizable(slot, axis) if resizable else make_static(slot)
-    return changed
+    slots = [
+        (slot, axis)
+        for variable, axis in variables
+        for slot in _slots(optimizer, variable, axis).values()
+    ]
+    return set_storage(slots, resizable)
 
 
 # Optimizers whose update of a row-sparse gradient uses only ops that take

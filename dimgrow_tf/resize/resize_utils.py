@@ -111,6 +111,18 @@ def make_static(variable):
     return True
 
 
+def set_storage(variables, resizable):
+    """Resizable (`make_resizable`) or static storage for `(variable, axis)` pairs.
+
+    Returns:
+        True when some backing variable was replaced.
+    """
+    changed = False
+    for variable, axis in variables:
+        changed |= make_resizable(variable, axis) if resizable else make_static(variable)
+    return changed
+
+
 def resize_variable(variable, value, axis):
     """Gives Keras `variable` the new `value` (another size along `axis`).
 
