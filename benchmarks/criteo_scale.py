@@ -139,6 +139,8 @@ def child(args):
         out["widths"] = emb.dims
         out["final_dims"] = search.result().dims
         out["resizes"] = len({e["step"] for e in search.history})
+        out["resize_seconds"] = search.resize_seconds
+        out["train_traces"] = emb.trace_counts["train"]
     else:
         out["widths"] = {n: int(w) for n, w in width.items()}
     print("RESULT " + json.dumps(out), flush=True)

@@ -1,5 +1,6 @@
 """The Keras callback that runs a DimGrow search inside `model.fit`."""
 
+import time
 import warnings
 
 import keras
@@ -32,6 +33,9 @@ class DimGrowCallback(keras.callbacks.Callback):
     placed *after* it see them) and keeps a snapshot of the gates at the
     best `monitor` value; `result()` reads the final dims from it (gates >
     0.5 per field, 0 = dropped).
+
+    `history` lists every resize event; `resize_seconds` holds the wall
+    time of each check that resized (not saved).
 
     With `gate_data` (e.g. the validation set), gates are trained DARTS
     style: excluded from the model's optimizer and stepped by
@@ -117,6 +121,7 @@ class DimGrowCallback(keras.callbacks.Callback):
         self.grow_initializer = grow_initializer
         self.verbose = verbose
         self.history = []
+        self.resize_seconds = []
         self.step = 0
         self.streaks = {}
         self._best = None
@@ -205,10 +210,12 @@ class DimGrowCallback(keras.callbacks.Callback):
         if not plan:
             return plan
         before = self.layer.dims
+        start = time.perf_counter()
         apply_resize(
             self.model, self.layer, plan, initializer=self.grow_initializer,
             extra_optimizers=self._extra_optimizers(),
         )
+        self.resize_seconds.append(time.perf_counter() - start)
         for name in (f.name for f in self.layer.fields if f.name in plan):
             change = plan[name]
             dropped = [k for k in range(before[name]) if k not in change.keep]

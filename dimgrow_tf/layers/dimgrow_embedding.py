@@ -21,7 +21,6 @@ from dimgrow_tf.layers.input_utils import split_field_inputs
 from dimgrow_tf.layers.layer_state_utils import load_layer_state
 from dimgrow_tf.layers.layer_state_utils import save_layer_state
 from dimgrow_tf.resize.resize_utils import VariableRemap
-from dimgrow_tf.resize.resize_utils import remap_tensor
 from dimgrow_tf.resize.resize_utils import resize_variable
 from dimgrow_tf.resize.resize_utils import set_storage
 
@@ -307,10 +306,8 @@ class DimGrowEmbedding(keras.layers.Layer):
                 shape = list(variable.shape)
                 shape[axis] = change.grow
                 fill = init(tuple(shape))
-            value = remap_tensor(variable.value, axis, change.keep, change.grow, fill)
+            rebacked = resize_variable(variable, axis, change.keep, change.grow, fill)
             del fill
-            rebacked = resize_variable(variable, value, axis)
-            del value
             remaps.append(
                 VariableRemap(variable, axis, change.keep, change.grow, rebacked)
             )

@@ -7,7 +7,6 @@ import tensorflow as tf
 
 from dimgrow_tf.keras_compat import optimizer_slots
 from dimgrow_tf.optimizers.lazy_adam import LazyAdam
-from dimgrow_tf.resize.resize_utils import remap_tensor
 from dimgrow_tf.resize.resize_utils import resize_variable
 from dimgrow_tf.resize.resize_utils import set_storage
 
@@ -47,8 +46,7 @@ def resize_optimizer_state(optimizer, remaps):
     for remap in remaps:
         for attr, slot in _slots(optimizer, remap.variable, remap.axis).items():
             fill = _grown_part(remap) if attr == _EMA_SLOTS and remap.grow else None
-            value = remap_tensor(slot.value, remap.axis, remap.keep, remap.grow, fill)
-            rebacked |= resize_variable(slot, value, remap.axis)
+            rebacked |= resize_variable(slot, remap.axis, remap.keep, remap.grow, fill)
     return rebacked
 
 

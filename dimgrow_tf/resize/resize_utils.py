@@ -123,26 +123,45 @@ def set_storage(variables, resizable):
     return changed
 
 
-def resize_variable(variable, value, axis):
-    """Gives Keras `variable` the new `value` (another size along `axis`).
+def resize_variable(variable, axis, keep, grow, fill=None):
+    """Remaps Keras `variable` along `axis` (see `remap_tensor`), in place.
 
-    A resizable variable is assigned in place: its backing tf.Variable, and
-    so every traced function that reads it, stays valid, and the old buffer
-    is freed. A variable with static storage gets a new backing variable of
-    the new shape, and the caller must retrace.
+    A resizable variable keeps its backing tf.Variable, so every traced
+    function that reads it stays valid. Its old buffer is released before
+    the new value is built, so the transient memory is the old values (one
+    copy) plus the new buffer, at most about twice the new variable. A
+    variable with static storage gets a new backing variable of the new
+    shape, and the caller must retrace.
+
+    Args:
+        variable: a Keras variable.
+        axis, keep, grow, fill: as in `remap_tensor`.
 
     Returns:
         True when the backing variable was replaced.
     """
-    value = tf.convert_to_tensor(value, dtype=variable.value.dtype)
-    if is_resizable(variable, axis):
-        variable.value.assign(value)
+    backing = variable.value
+    old = tf.convert_to_tensor(backing)
+    resizable = is_resizable(variable, axis)
+    if resizable:
+        empty = old.shape.as_list()
+        empty[axis] = 0
+        backing.assign(tf.zeros(empty, old.dtype))
+    try:
+        value = remap_tensor(old, axis, keep, grow, fill)
+    except Exception:
+        if resizable:
+            backing.assign(old)
+        raise
+    del old, fill
+    if resizable:
+        backing.assign(value)
     else:
         keras_compat.set_backing_variable(
-            variable, _new_backing(variable, variable.value, value, value.shape)
+            variable, _new_backing(variable, backing, value, value.shape)
         )
     keras_compat.set_recorded_shape(variable, value.shape)
-    return not is_resizable(variable, axis)
+    return not resizable
 
 
 # Distribution strategy types that refused a variable with an unknown axis:
