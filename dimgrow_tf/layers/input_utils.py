@@ -5,7 +5,12 @@ from keras import ops
 
 
 def split_field_inputs(inputs, fields):
-    """Returns `{name: int32 ids of shape (batch,)}` for `fields`.
+    """Returns `{name: integer ids of shape (batch,)}` for `fields`.
+
+    Ids keep a dtype that holds every input value (int64 stays int64,
+    unsigned types become int64, narrower ints int32), so that
+    `check_id_range` sees the value the user passed: casting 2**32 + 3 to
+    int32 first would read it as row 3.
 
     Args:
         inputs: a dict `{field name: ids}` with ids of shape `(batch,)` or
@@ -44,7 +49,11 @@ def _as_ids(x, name):
             f"Field {name!r} expects integer ids. Received dtype {dtype_name}. "
             "Map raw values (e.g. strings) to ids first."
         )
-    x = ops.cast(x, "int32")
+    if dtype_name in ("int64",) or dtype_name.startswith("uint"):
+        # uint64 values above int64's range wrap to negative: still rejected.
+        x = ops.cast(x, "int64")
+    else:
+        x = ops.cast(x, "int32")
     if len(x.shape) == 2 and x.shape[-1] == 1:
         x = ops.squeeze(x, axis=-1)
     if len(x.shape) != 1:
@@ -56,7 +65,11 @@ def _as_ids(x, name):
 
 
 def check_id_range(ids, name, vocab_size):
-    """Fails with a message naming the field if an id is outside the vocab."""
+    """Fails with a message naming the field if an id is outside the vocab.
+
+    The check runs in the ids' own dtype (see `split_field_inputs`); the
+    checked ids are returned as int32 (a vocabulary fits in int32).
+    """
     with tf.control_dependencies(
         [
             tf.debugging.assert_non_negative(
@@ -69,7 +82,7 @@ def check_id_range(ids, name, vocab_size):
             ),
         ]
     ):
-        return tf.identity(ids)
+        return tf.cast(tf.identity(ids), tf.int32)
 
 
 def gather_rows(variable, ids):
