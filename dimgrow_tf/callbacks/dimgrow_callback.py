@@ -255,7 +255,10 @@ class DimGrowCallback(keras.callbacks.Callback):
                     stacklevel=2,
                 )
                 self._warned_monitor = True
-            self._snapshot(epoch, None)
+            # An epoch without the monitor (e.g. `validation_freq > 1`)
+            # never replaces a snapshot that has a monitor value.
+            if self._best is None or self._best["value"] is None:
+                self._snapshot(epoch, None)
             return
         value = float(value)
         if (

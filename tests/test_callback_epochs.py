@@ -1,0 +1,36 @@
+"""The callback's epoch and step bookkeeping under Keras's fit options."""
+
+import keras
+import numpy as np
+import pytest
+
+import dimgrow_tf as dg
+from conftest import make_search_model
+from conftest import random_batch
+
+FIELDS = [dg.FieldConfig("a", 12), dg.FieldConfig("b", 7)]
+
+
+def test_epochs_without_the_monitor_keep_the_best_snapshot():
+    emb = dg.DimGrowEmbedding(FIELDS, output_dim=2, seed=1)
+    emb.build()
+    search = dg.DimGrowCallback(emb, monitor="val_auc")
+    # validation_freq=2: epoch 1 has no val_auc.
+    search.on_epoch_end(0, {"loss": 0.5, "val_auc": 0.90})
+    search.on_epoch_end(1, {"loss": 0.4})
+    search.on_epoch_end(2, {"loss": 0.3, "val_auc": 0.60})
+    result = search.result()
+    assert result.best_epoch == 0
+    assert result.best_value == pytest.approx(0.90)
+
+
+def test_validation_freq_in_fit_picks_a_validated_epoch():
+    model, emb = make_search_model(FIELDS)
+    x, y = random_batch(FIELDS, 64)
+    search = dg.DimGrowCallback(emb, check_every=1000)
+    model.fit(x, y, batch_size=32, epochs=3, verbose=0, validation_data=(x, y),
+              validation_freq=2, callbacks=[search])
+    result = search.result()
+    # Keras validates only after the 2nd epoch (index 1); the 3rd has no val_auc.
+    assert result.best_epoch == 1
+    assert result.best_value is not None
