@@ -34,3 +34,17 @@ def test_validation_freq_in_fit_picks_a_validated_epoch():
     # Keras validates only after the 2nd epoch (index 1); the 3rd has no val_auc.
     assert result.best_epoch == 1
     assert result.best_value is not None
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_steps_per_execution_counts_training_steps(k):
+    model, emb = make_search_model(FIELDS)
+    model.compile("adam", "binary_crossentropy", steps_per_execution=k)
+    x, y = random_batch(FIELDS, 8 * 12)
+    search = dg.DimGrowCallback(emb, high=0.001, low=0.0, check_every=6, window=1,
+                                max_dim=16, monitor="loss")
+    model.fit(x, y, batch_size=8, epochs=2, verbose=0, callbacks=[search])
+    # 12 steps an epoch, 24 in all: checks at steps 6, 12, 18, 24, each a grow.
+    assert search.step == 24
+    assert sorted({e["step"] for e in search.history}) == [6, 12, 18, 24]
+    assert emb.dims == {"a": 5, "b": 5}

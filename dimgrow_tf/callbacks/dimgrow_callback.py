@@ -19,7 +19,10 @@ from dimgrow_tf.resize.model_resize import reset_compiled_functions
 class DimGrowCallback(keras.callbacks.Callback):
     """Grows and shrinks a `DimGrowEmbedding` during `model.fit`.
 
-    Every `check_every` training steps the callback reads the gates and
+    Every `check_every` training steps (optimizer updates, counted from
+    `optimizer.iterations`, so `steps_per_execution` does not change the
+    cadence; a check runs at the first callback call at or after each
+    multiple) the callback reads the gates and
     applies `GrowthRule` (grow a field by one column when all its gates
     exceed `high`; drop collapsed columns when a gate falls below `low`).
     A resize assigns values of the new width to the same variables and to
@@ -123,6 +126,7 @@ class DimGrowCallback(keras.callbacks.Callback):
         self.history = []
         self.resize_seconds = []
         self.step = 0
+        self._seen_iterations = None
         self.streaks = {}
         self._best = None
         self._warned_monitor = False
@@ -193,12 +197,36 @@ class DimGrowCallback(keras.callbacks.Callback):
         if self._best is None:
             self._snapshot(epoch=None, value=None)
 
+    def on_train_batch_begin(self, batch, logs=None):
+        # Read here, not in on_train_begin: BackupAndRestore may restore
+        # `iterations` after this callback's on_train_begin.
+        self._seen_iterations = self._optimizer_steps()
+
     def on_train_batch_end(self, batch, logs=None):
-        self.step += 1
+        # Keras calls this once per `steps_per_execution` steps: count the
+        # optimizer's updates instead of the calls.
+        now = self._optimizer_steps()
+        if now is None or self._seen_iterations is None:
+            done = 1  # called outside `fit` (no optimizer count to compare)
+        else:
+            done = now - self._seen_iterations
+        self._seen_iterations = now
+        if done <= 0:
+            return
+        before = self.step
+        self.step += done
         if self._gate_step is not None:
-            self._gate_step.run()
-        if self.step % self.check_every == 0:
+            for _ in range(done):
+                self._gate_step.run()
+        if self.step // self.check_every > before // self.check_every:
             self.check(epoch=getattr(self, "_epoch", None))
+
+    def _optimizer_steps(self):
+        """Updates applied by the model's optimizer so far (None if none)."""
+        optimizer = getattr(self.model, "optimizer", None)
+        if optimizer is None or getattr(optimizer, "iterations", None) is None:
+            return None
+        return int(keras.ops.convert_to_numpy(optimizer.iterations))
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
