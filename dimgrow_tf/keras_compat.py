@@ -75,3 +75,29 @@ def reindex_optimizer(optimizer):
     optimizer._trainable_variables_indices = {
         optimizer._var_key(v): i for i, v in enumerate(optimizer._trainable_variables)
     }
+
+
+def sibling_callbacks(callback):
+    """The callbacks `fit` runs together with `callback` (empty if unknown).
+
+    Reason: Keras gives a callback its model and params but no handle on
+    the `CallbackList` that holds it, and `fit` keeps that list in a local
+    variable. While a `CallbackList` method is calling `callback` (e.g.
+    `on_train_begin`), the list is `self` in a caller's frame; this looks it
+    up there (Keras 3.8 and 3.15 call callbacks directly from the list).
+    """
+    import inspect
+
+    frame = inspect.currentframe()
+    try:
+        frame = frame.f_back if frame is not None else None
+        while frame is not None:
+            owner = frame.f_locals.get("self")
+            if isinstance(owner, keras.callbacks.CallbackList):
+                members = list(getattr(owner, "callbacks", []))
+                if any(c is callback for c in members):
+                    return [c for c in members if c is not callback]
+            frame = frame.f_back
+        return []
+    finally:
+        del frame

@@ -48,3 +48,22 @@ def test_steps_per_execution_counts_training_steps(k):
     assert search.step == 24
     assert sorted({e["step"] for e in search.history}) == [6, 12, 18, 24]
     assert emb.dims == {"a": 5, "b": 5}
+
+
+def test_early_stopping_restoring_weights_is_refused_before_training():
+    model, emb = make_search_model(FIELDS)
+    x, y = random_batch(FIELDS, 64)
+    search = dg.DimGrowCallback(emb, high=0.001, low=0.0, check_every=1, window=1,
+                                monitor="loss")
+    stop = keras.callbacks.EarlyStopping("loss", patience=1, restore_best_weights=True)
+    before = [v.numpy().copy() for v in model.weights]
+    for callbacks in ([search, stop], [stop, search]):
+        with pytest.raises(ValueError, match="restore_best_weights=True"):
+            model.fit(x, y, batch_size=32, epochs=2, verbose=0, callbacks=callbacks)
+    assert emb.dims == {"a": 1, "b": 1}
+    for old, new in zip(before, model.weights):
+        np.testing.assert_array_equal(old, new.numpy())
+    # Without restore_best_weights the search runs.
+    stop = keras.callbacks.EarlyStopping("loss", patience=1)
+    model.fit(x, y, batch_size=32, epochs=1, verbose=0, callbacks=[search, stop])
+    assert emb.dims["a"] > 1

@@ -10,6 +10,7 @@ from dimgrow_tf.callbacks.darts_utils import GateStep
 from dimgrow_tf.callbacks.growth_rule import GrowthRule
 from dimgrow_tf.models.search_result import SearchResult
 from dimgrow_tf.field_config import FieldConfig
+from dimgrow_tf.keras_compat import sibling_callbacks
 from dimgrow_tf.resize.model_resize import apply_resize
 from dimgrow_tf.resize.model_resize import follow_resize
 from dimgrow_tf.resize.model_resize import prepare_resizing
@@ -44,10 +45,10 @@ class DimGrowCallback(keras.callbacks.Callback):
     style: excluded from the model's optimizer and stepped by
     `gate_optimizer` on one `gate_data` batch after every training step.
 
-    Do not combine with `EarlyStopping(restore_best_weights=True)`: the
-    stored weights have the shapes of an earlier width. Use
-    `EarlyStopping(patience=...)` and `result()`, which already uses the
-    best epoch's gates.
+    `EarlyStopping(restore_best_weights=True)` in the same `fit` raises a
+    ValueError when training starts: the weights it stores have the shapes
+    of an earlier width. Use `EarlyStopping(patience=...)` and `result()`,
+    which already uses the best epoch's gates.
 
     Args:
         layer: the `DimGrowEmbedding` inside the fitted model.
@@ -176,6 +177,7 @@ class DimGrowCallback(keras.callbacks.Callback):
         self._best = best
 
     def on_train_begin(self, logs=None):
+        _refuse_weight_restoring_callbacks(self)
         self.layer.build()
         reset = _disable_xla(self.model)
         if self.gate_data is not None:
@@ -355,3 +357,19 @@ def _disable_xla(model):
     )
     model.jit_compile = False
     return True
+
+
+def _refuse_weight_restoring_callbacks(callback):
+    """Raises if `EarlyStopping(restore_best_weights=True)` runs beside it."""
+    for other in sibling_callbacks(callback):
+        if isinstance(other, keras.callbacks.EarlyStopping) and getattr(
+            other, "restore_best_weights", False
+        ):
+            raise ValueError(
+                "DimGrowCallback cannot run with EarlyStopping("
+                "restore_best_weights=True): the weights it stores have the "
+                "widths of an earlier epoch, and the search changes them. Use "
+                "EarlyStopping(patience=...) without restore_best_weights; "
+                "DimGrowCallback.result() already reads the best epoch's gates "
+                "(retrain at the searched dims afterwards)."
+            )
