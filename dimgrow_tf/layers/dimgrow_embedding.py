@@ -204,6 +204,10 @@ class DimGrowEmbedding(keras.layers.Layer):
             trainable=trainable,
             aggregation="none" if trainable else "mean",
             name=f"{field.name}_{kind}",
+            # Read in float32 under mixed precision: `call` gathers table
+            # rows first and casts only those, and the moving mean is
+            # updated in float32 (an autocast read would be bf16/fp16).
+            autocast=False,
         )
         if kind == "gate_logits" and not self.gates_trainable:
             variable.trainable = False
