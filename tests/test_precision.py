@@ -36,6 +36,10 @@ class _Script(keras.callbacks.Callback):
             var.assign(np.resize(np.asarray(logits, "float32"), var.shape))
 
 
+def _inner(optimizer):
+    return getattr(optimizer, "inner_optimizer", optimizer)
+
+
 @pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"], indirect=True)
 def test_mixed_policy_trains_and_keeps_float32_moving_means(policy):
     model, emb = make_search_model(FIELDS)
@@ -78,3 +82,55 @@ def test_lookups_gather_rows_before_casting(policy, kind, training):
     graph = tf.function(call).get_concrete_function(x).graph
     assert not _full_table_reads(graph, 997)
     assert any(op.type == "ResourceGather" for op in graph.get_operations())
+
+
+@pytest.mark.parametrize("policy", ["float32", "mixed_bfloat16", "mixed_float16"],
+                         indirect=True)
+@pytest.mark.parametrize("opt", ["adam", "lazy_adam"])
+def test_policy_matrix_search_resizes_and_round_trips(policy, opt, tmp_path):
+    inner = dg.LazyAdam(1e-2) if opt == "lazy_adam" else keras.optimizers.Adam(1e-2)
+    if policy == "mixed_float16":
+        optimizer = keras.optimizers.LossScaleOptimizer(inner)
+    else:
+        optimizer = inner
+    model, emb = make_search_model(FIELDS, optimizer=optimizer)
+    assert model.optimizer is optimizer
+    x, y = random_batch(FIELDS, 128)
+    # +5 is g ~ 1 (grow), -5 ~ 0 (shrink) for high=0.99 / low=0.01.
+    plan = {2: {"a": [5.0]}, 4: {"a": [5.0], "b": [5.0]}, 6: {"c": [0.0, -5.0, 0.0]}}
+    search = dg.DimGrowCallback(emb, high=0.99, low=0.01, check_every=2, window=1,
+                                max_dim=8, monitor="loss")
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0,
+              callbacks=[_Script(emb, plan), search])
+    actions = {(e["field"], e["action"]) for e in search.history}
+    assert {("a", "grow"), ("b", "grow"), ("c", "shrink")} <= actions
+    assert emb.dims["a"] >= 3 and emb.dims["b"] >= 2 and emb.dims["c"] == 2
+    assert emb.trace_counts["train"] == 1, "resized in place, no retrace"
+    table = emb.field_variables("a")["embeddings"]
+    slots = optimizer_slots(_inner(model.optimizer), table)
+    assert set(slots) == {"_momentums", "_velocities"}
+    for name in emb.dims:
+        for variable in emb.field_variables(name).values():
+            assert variable.dtype == "float32"
+            assert variable.value.dtype == tf.float32
+            for slot in optimizer_slots(_inner(model.optimizer), variable).values():
+                assert slot.value.dtype == tf.float32
+                assert tuple(tf.shape(slot.value).numpy()) == tuple(variable.shape)
+    # The grown column of the table was trained (its moments are not zero).
+    assert np.any(slots["_momentums"].numpy()[:, -1] != 0.0)
+
+    path = tmp_path / "search.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    loaded_emb = next(l for l in loaded.layers if isinstance(l, dg.DimGrowEmbedding))
+    assert loaded_emb.dims == emb.dims
+    for name in emb.dims:
+        for kind, variable in loaded_emb.field_variables(name).items():
+            assert variable.dtype == "float32"
+            np.testing.assert_array_equal(
+                variable.numpy(), emb.field_variables(name)[kind].numpy()
+            )
+    np.testing.assert_array_equal(
+        loaded.predict(x, batch_size=64, verbose=0),
+        model.predict(x, batch_size=64, verbose=0),
+    )

@@ -226,6 +226,9 @@ class DimGrowCallback(keras.callbacks.Callback):
     def _optimizer_steps(self):
         """Updates applied by the model's optimizer so far (None if none)."""
         optimizer = getattr(self.model, "optimizer", None)
+        # A LossScaleOptimizer's own `iterations` does not count on Keras
+        # 3.8; its inner optimizer's does (3.15 forwards to it).
+        optimizer = getattr(optimizer, "inner_optimizer", optimizer)
         if optimizer is None or getattr(optimizer, "iterations", None) is None:
             return None
         return int(keras.ops.convert_to_numpy(optimizer.iterations))

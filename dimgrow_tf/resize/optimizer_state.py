@@ -6,6 +6,7 @@ import keras
 import tensorflow as tf
 
 from dimgrow_tf.keras_compat import optimizer_slots
+from dimgrow_tf.keras_compat import reindex_optimizer
 from dimgrow_tf.optimizers.lazy_adam import LazyAdam
 from dimgrow_tf.resize.resize_utils import resize_variable
 from dimgrow_tf.resize.resize_utils import set_storage
@@ -37,11 +38,17 @@ def resize_optimizer_state(optimizer, remaps):
     Raises:
         NotImplementedError: for optimizers whose slots are not shaped like
             their variables (e.g. Adafactor's factored moments), with
-            gradient accumulation, and for `LossScaleOptimizer`.
+            and with gradient accumulation. A `LossScaleOptimizer`
+            (mixed_float16) is resized through its `inner_optimizer`.
     """
     check_resizable_optimizer(optimizer)
     if not optimizer.built:
         return False
+    inner = _inner_optimizer(optimizer)
+    if inner is not optimizer:
+        if inner.built:
+            reindex_optimizer(inner)  # its keys may predate a storage swap
+        return resize_optimizer_state(inner, remaps)
     rebacked = False
     for remap in remaps:
         for attr, slot in _slots(optimizer, remap.variable, remap.axis).items():
@@ -79,6 +86,12 @@ def set_optimizer_storage(optimizer, variables, resizable=True):
         True when some slot's backing variable was replaced.
     """
     check_resizable_optimizer(optimizer)
+    inner = _inner_optimizer(optimizer)
+    if inner is not optimizer:
+        changed = set_optimizer_storage(inner, variables, resizable) if inner.built else False
+        if inner.built:
+            reindex_optimizer(inner)  # the caller re-keys only the wrapper
+        return changed
     slots = [
         (slot, axis)
         for variable, axis in variables
@@ -106,7 +119,20 @@ def dynamic_widths_supported(optimizer):
     LazyAdam and SGD resize in place; the others fall back to re-created
     storage and a retrace per resize.
     """
+    optimizer = _inner_optimizer(optimizer)
     return type(optimizer) in _DYNAMIC_SAFE or _sparse_union_takes_unknown_widths()
+
+
+def _inner_optimizer(optimizer):
+    """The optimizer holding the slots: a `LossScaleOptimizer`'s inner one.
+
+    A `LossScaleOptimizer` (mixed_float16) keeps no per-variable state of
+    its own (its loss scale and step counter are scalars, untouched by a
+    resize); its public `inner_optimizer` holds the slots.
+    """
+    while isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        optimizer = optimizer.inner_optimizer
+    return optimizer
 
 
 @functools.lru_cache(maxsize=None)
@@ -144,13 +170,13 @@ def _slots(optimizer, variable, axis):
 
 
 def check_resizable_optimizer(optimizer):
-    """Raises NotImplementedError for optimizers DimGrow cannot resize."""
-    if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
-        raise NotImplementedError(
-            "LossScaleOptimizer (mixed_float16) is not supported by DimGrow "
-            "resizing yet; use float32 or mixed_bfloat16."
-        )
-    if getattr(optimizer, "gradient_accumulation_steps", None):
+    """Raises NotImplementedError for optimizers DimGrow cannot resize.
+
+    A `LossScaleOptimizer` is checked through its inner optimizer.
+    """
+    if getattr(optimizer, "gradient_accumulation_steps", None) or getattr(
+        _inner_optimizer(optimizer), "gradient_accumulation_steps", None
+    ):
         raise NotImplementedError(
             "Gradient accumulation (`gradient_accumulation_steps`) is not "
             "supported with DimGrow resizing: Keras zeroes the accumulators "
