@@ -28,25 +28,14 @@ import argparse
 import json
 import os
 import platform
-import subprocess
-import sys
 import time
+
+from bench_utils import reset_peak
+from bench_utils import spawn
+from bench_utils import status
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 VOCAB_FILE = os.path.join(HERE, "..", "..", "shared", "data", "criteo_scale", "vocab_sizes.json")
-
-
-def _status(key):
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith(key + ":"):
-                return int(line.split()[1]) * 1024
-    raise KeyError(key)
-
-
-def _reset_peak():
-    with open("/proc/self/clear_refs", "w") as fh:
-        fh.write("5")
 
 
 def _load_vocab(scale_rows=None):
@@ -82,8 +71,8 @@ def child(args):
     data = synthetic_stream(sizes, weights, args.batch_size, seed=args.seed)
     next(iter(data.take(1)))
     keras.utils.set_random_seed(args.seed)
-    baseline = _status("VmRSS")
-    _reset_peak()
+    baseline = status("VmRSS")
+    reset_peak()
     start = time.perf_counter()
     fields = [dg.FieldConfig(n, v) for n, v in sizes.items()]
     callbacks, emb = [], None
@@ -126,7 +115,7 @@ def child(args):
     tables, slots = _state_bytes(model)
     out = {
         "config": args.config,
-        "peak_rss_above_baseline": _status("VmHWM") - baseline,
+        "peak_rss_above_baseline": status("VmHWM") - baseline,
         "baseline_rss": baseline,
         "table_bytes": tables,
         "slot_bytes": slots,
@@ -173,18 +162,6 @@ def step_time_child(args):
                                   "median_step_s": float(np.median(times[5:]))}), flush=True)
 
 
-def _spawn(extra):
-    # oneDNN's CPU allocator keeps freed blocks pooled, so RSS would show the
-    # pool's high-water mark instead of live memory (README, Memory and speed).
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", TF_ENABLE_ONEDNN_OPTS="0")
-    proc = subprocess.run([sys.executable, __file__, *extra], env=env,
-                          capture_output=True, text=True)
-    for line in proc.stdout.splitlines():
-        if line.startswith("RESULT "):
-            return json.loads(line[7:])
-    raise RuntimeError(f"child {extra} failed:\n{proc.stderr[-3000:]}")
-
-
 def parent(args):
     common = ["--steps", str(args.steps), "--batch-size", str(args.batch_size),
               "--seed", str(args.seed), "--check-every", str(args.check_every)]
@@ -192,16 +169,16 @@ def parent(args):
         common += ["--scale-rows", str(args.scale_rows)]
     runs = {}
     for config in ("dimgrow", "supernet", "uniform16"):
-        runs[config] = _spawn(["--child", config, *common])
+        runs[config] = spawn(__file__, ["--child", config, *common])
         print(json.dumps({k: v for k, v in runs[config].items() if k not in ("widths", "final_dims")}), flush=True)
-    runs["floor"] = _spawn(["--child", "floor", "--dims", json.dumps(runs["dimgrow"]["widths"]), *common])
+    runs["floor"] = spawn(__file__, ["--child", "floor", "--dims", json.dumps(runs["dimgrow"]["widths"]), *common])
     print(json.dumps({k: v for k, v in runs["floor"].items() if k != "widths"}), flush=True)
     scaling = []
     for rows in args.scaling_rows:
         for config in ("lazy", "dense"):
             if config == "dense" and rows > args.dense_max_rows:
                 continue
-            scaling.append(_spawn(["--step-child", config, "--steps", "30",
+            scaling.append(spawn(__file__, ["--step-child", config, "--steps", "30",
                                    "--batch-size", str(args.batch_size),
                                    "--scale-rows", str(rows)]))
             print(json.dumps(scaling[-1]), flush=True)
