@@ -75,6 +75,7 @@ def build_compact(model, prune_gates=False, result=None):
         fields,
         output_dim=folded.output_dim,
         use_bias=folded.bias is not None,
+        count_out_of_range=False,  # serving maps ids itself; no metric state
         name=EMBEDDING_NAME,
     )
     embedding.build()

@@ -15,8 +15,9 @@ from dimgrow_tf.layers.dimgrow_embedding_utils import TraceCounts
 from dimgrow_tf.layers.dimgrow_embedding_utils import check_layer_args
 from dimgrow_tf.layers.dimgrow_embedding_utils import check_plan_entry
 from dimgrow_tf.layers.dimgrow_embedding_utils import variable_specs
-from dimgrow_tf.layers.input_utils import check_id_range
 from dimgrow_tf.layers.input_utils import gather_rows
+from dimgrow_tf.layers.input_utils import lookup_ids
+from dimgrow_tf.layers.input_utils import out_of_range_counter
 from dimgrow_tf.layers.input_utils import split_field_inputs
 from dimgrow_tf.layers.layer_state_utils import load_layer_state
 from dimgrow_tf.layers.layer_state_utils import save_layer_state
@@ -52,7 +53,9 @@ class DimGrowEmbedding(keras.layers.Layer):
 
     Inputs are a dict `{field name: int ids (batch,) or (batch, 1)}` or
     one int tensor `(batch, num_fields)` in field order. Ids outside
-    `[0, vocab_size)` raise an error naming the field.
+    `[0, vocab_size)` are read as row 0 (the loader's OOV id), as in
+    serving, with or without XLA; the metric `out_of_range_ids` counts
+    them (per epoch in `fit` logs and in `evaluate`).
 
     Args:
         fields: list of `FieldConfig`. Each `dim` is the starting width
@@ -65,6 +68,8 @@ class DimGrowEmbedding(keras.layers.Layer):
             `"l1_mean"`. Defaults to `"reference"`.
         temperature: float. Gate temperature tau. Defaults to `5.0`.
         seed: int or None. Seed of the shuffle. Defaults to `None`.
+        count_out_of_range: bool. Keep the `out_of_range_ids` metric.
+            Defaults to `True`.
         **kwargs: base `keras.layers.Layer` arguments.
 
     Example:
@@ -90,6 +95,7 @@ class DimGrowEmbedding(keras.layers.Layer):
         regularizer="reference",
         temperature=5.0,
         seed=None,
+        count_out_of_range=True,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -112,6 +118,8 @@ class DimGrowEmbedding(keras.layers.Layer):
         self.resize_count = 0
         self._traces = TraceCounts()
         self._resizable_storage = None
+        self.count_out_of_range = bool(count_out_of_range)
+        self.out_of_range_ids = out_of_range_counter() if count_out_of_range else None
 
     @property
     def fields(self):
@@ -220,13 +228,13 @@ class DimGrowEmbedding(keras.layers.Layer):
             raise ValueError("Every field is dropped (width 0): nothing to embed.")
         if tf.inside_function():
             self._traces.add(training)
+        ids = lookup_ids(ids, active, self.out_of_range_ids)
         # Widths come from the variables at run time, not from Python ints,
         # so a traced step stays valid after an in-place resize.
         columns, logits, projections, means, widths = [], [], [], [], []
         for f in active:
             v = self._vars.by_field[f.name]
-            field_ids = check_id_range(ids[f.name], f.name, f.vocab_size)
-            columns.append(gather_rows(v["embeddings"], field_ids))
+            columns.append(gather_rows(v["embeddings"], ids[f.name]))
             logits.append(v["gate_logits"])
             projections.append(v["projection"])
             means.append(v["moving_mean"])
@@ -340,6 +348,7 @@ class DimGrowEmbedding(keras.layers.Layer):
                 "regularizer": self.regularizer,
                 "temperature": self.temperature,
                 "seed": self.seed,
+                "count_out_of_range": self.count_out_of_range,
             }
         )
         return config

@@ -5,8 +5,9 @@ from keras import ops
 
 from dimgrow_tf.field_config import FieldConfig
 from dimgrow_tf.field_config import check_unique_fields
-from dimgrow_tf.layers.input_utils import check_id_range
 from dimgrow_tf.layers.input_utils import gather_rows
+from dimgrow_tf.layers.input_utils import lookup_ids
+from dimgrow_tf.layers.input_utils import out_of_range_counter
 from dimgrow_tf.layers.input_utils import split_field_inputs
 
 
@@ -24,7 +25,13 @@ class FixedFieldEmbedding(keras.layers.Layer):
         output_dim: int. Width of the projected output. Defaults to `64`.
         use_bias: bool. Whether the projection has a bias (an export folded
             from a searched model needs one). Defaults to `False`.
+        count_out_of_range: bool. Keep the `out_of_range_ids` metric (the
+            exporter turns it off: a serving graph updates no metric).
+            Defaults to `True`.
         **kwargs: base `keras.layers.Layer` arguments.
+
+    Ids outside `[0, vocab_size)` are read as row 0 (the loader's OOV id),
+    with or without XLA, and counted by the `out_of_range_ids` metric.
 
     Example:
 
@@ -33,7 +40,9 @@ class FixedFieldEmbedding(keras.layers.Layer):
     ```
     """
 
-    def __init__(self, fields, output_dim=64, use_bias=False, **kwargs):
+    def __init__(
+        self, fields, output_dim=64, use_bias=False, count_out_of_range=True, **kwargs
+    ):
         super().__init__(**kwargs)
         fields = [
             f if isinstance(f, FieldConfig) else FieldConfig.from_config(f)
@@ -45,6 +54,8 @@ class FixedFieldEmbedding(keras.layers.Layer):
         self.fields = fields
         self.output_dim = int(output_dim)
         self.use_bias = bool(use_bias)
+        self.count_out_of_range = bool(count_out_of_range)
+        self.out_of_range_ids = out_of_range_counter() if count_out_of_range else None
         self.embeddings = {
             f.name: _RowGatherEmbedding(
                 f.vocab_size,
@@ -74,12 +85,9 @@ class FixedFieldEmbedding(keras.layers.Layer):
         self.built = True
 
     def call(self, inputs):
-        ids = split_field_inputs(inputs, self.fields)
-        columns = [
-            self.embeddings[f.name](check_id_range(ids[f.name], f.name, f.vocab_size))
-            for f in self.fields
-            if f.dim > 0
-        ]
+        active = [f for f in self.fields if f.dim > 0]
+        ids = lookup_ids(split_field_inputs(inputs, self.fields), active, self.out_of_range_ids)
+        columns = [self.embeddings[f.name](ids[f.name]) for f in active]
         return self.projection(ops.concatenate(columns, axis=1))
 
     def compute_output_shape(self, input_shape):
@@ -95,6 +103,7 @@ class FixedFieldEmbedding(keras.layers.Layer):
             fields=[f.get_config() for f in self.fields],
             output_dim=self.output_dim,
             use_bias=self.use_bias,
+            count_out_of_range=self.count_out_of_range,
         )
         return config
 

@@ -1,5 +1,6 @@
 """Turns the inputs a user passes into one id vector per field."""
 
+import keras
 import tensorflow as tf
 from keras import ops
 
@@ -9,7 +10,7 @@ def split_field_inputs(inputs, fields):
 
     Ids keep a dtype that holds every input value (int64 stays int64,
     unsigned types become int64, narrower ints int32), so that
-    `check_id_range` sees the value the user passed: casting 2**32 + 3 to
+    `map_out_of_range` sees the value the user passed: casting 2**32 + 3 to
     int32 first would read it as row 3.
 
     Args:
@@ -64,25 +65,54 @@ def _as_ids(x, name):
     return x
 
 
-def check_id_range(ids, name, vocab_size):
-    """Fails with a message naming the field if an id is outside the vocab.
+# Name of the metric counting ids read as OOV because they were out of range.
+OUT_OF_RANGE_METRIC = "out_of_range_ids"
 
-    The check runs in the ids' own dtype (see `split_field_inputs`); the
-    checked ids are returned as int32 (a vocabulary fits in int32).
+# Row 0 is the loader's OOV id (`dimgrow_tf.data.vocabulary.OOV_ID`).
+_OOV_ID = 0
+
+
+def map_out_of_range(ids, vocab_size):
+    """Maps ids outside `[0, vocab_size)` to the OOV row 0; counts them.
+
+    This is the one id rule of training, evaluation and serving: the loader
+    maps unseen values to 0 (OOV) and the serving graph maps out-of-range
+    ids to 0, so the layers read them as row 0 too. It is plain tensor math,
+    so it holds under XLA (`jit_compile=True`), where graph asserts are
+    dropped. The comparison runs in the ids' own dtype (see
+    `split_field_inputs`), so an int64 id is not wrapped first.
+
+    Returns:
+        `(int32 ids, float32 count of mapped ids)`.
     """
-    with tf.control_dependencies(
-        [
-            tf.debugging.assert_non_negative(
-                ids, message=f"Field {name!r}: negative id"
-            ),
-            tf.debugging.assert_less(
-                ids,
-                tf.constant(vocab_size, ids.dtype),
-                message=f"Field {name!r}: id >= vocab_size={vocab_size}",
-            ),
-        ]
-    ):
-        return tf.cast(tf.identity(ids), tf.int32)
+    bad = tf.logical_or(
+        ids < tf.constant(0, ids.dtype), ids >= tf.constant(vocab_size, ids.dtype)
+    )
+    mapped = tf.where(bad, tf.constant(_OOV_ID, ids.dtype), ids)
+    return tf.cast(mapped, tf.int32), tf.reduce_sum(tf.cast(bad, tf.float32))
+
+
+def lookup_ids(ids, fields, counter=None):
+    """`{name: int32 ids}` of `fields` with `map_out_of_range` applied.
+
+    Args:
+        ids: dict from `split_field_inputs`.
+        fields: the fields to map (their `vocab_size`).
+        counter: a `keras.metrics.Sum` updated with the number of mapped
+            ids, or None.
+    """
+    out, total = {}, []
+    for f in fields:
+        out[f.name], count = map_out_of_range(ids[f.name], f.vocab_size)
+        total.append(count)
+    if counter is not None and total:
+        counter.update_state(tf.add_n(total))
+    return out
+
+
+def out_of_range_counter():
+    """The metric a layer updates with `lookup_ids` (reset every epoch)."""
+    return keras.metrics.Sum(name=OUT_OF_RANGE_METRIC)
 
 
 def gather_rows(variable, ids):
