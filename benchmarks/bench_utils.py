@@ -5,6 +5,8 @@ import os
 import subprocess
 import sys
 
+MMAP_THRESHOLD = 1 << 20
+
 
 def status(key):
     """A `/proc/self/status` entry (VmRSS, VmHWM, ...) in bytes."""
@@ -24,11 +26,16 @@ def reset_peak():
 def spawn(script, extra):
     """Runs `script extra...` in a fresh process; returns its `RESULT {json}` line.
 
-    oneDNN is off: its CPU allocator keeps freed blocks pooled, so RSS would
-    show the pool's high-water mark instead of live memory (README, Memory
-    and speed).
+    Every configuration runs with the same allocator settings (README, Memory
+    and speed): oneDNN off, since its CPU allocator keeps freed blocks pooled
+    and RSS would show the pool's high-water mark; and glibc's mmap threshold
+    fixed at 1 MiB (`MALLOC_MMAP_THRESHOLD_`), since glibc otherwise raises
+    it after large frees, serves later large buffers from its heap and keeps
+    freed ones there (RSS above live memory, slower steps). Set the variable
+    to another value in the environment to compare.
     """
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", TF_ENABLE_ONEDNN_OPTS="0")
+    env.setdefault("MALLOC_MMAP_THRESHOLD_", str(MMAP_THRESHOLD))
     proc = subprocess.run([sys.executable, script, *extra], env=env,
                           capture_output=True, text=True)
     for line in proc.stdout.splitlines():

@@ -30,6 +30,7 @@ import os
 import platform
 import time
 
+from bench_utils import MMAP_THRESHOLD
 from bench_utils import reset_peak
 from bench_utils import spawn
 from bench_utils import status
@@ -202,7 +203,9 @@ def write_report(args, runs, scaling):
     with open(base + ".json", "w") as fh:
         json.dump({"args": vars(args), "runs": runs, "scaling": scaling, "ratios": ratios}, fh, indent=1)
     lines = [
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores. {args.steps} steps, batch "
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores; TF_ENABLE_ONEDNN_OPTS=0, "
+        f"MALLOC_MMAP_THRESHOLD_={os.environ.get('MALLOC_MMAP_THRESHOLD_', MMAP_THRESHOLD)}. "
+        f"{args.steps} steps, batch "
         f"{args.batch_size}, LazyAdam, 39 fields, {sum(_load_vocab(args.scale_rows)[0].values()):,} rows.",
         "",
         "| config | total width | peak RSS above baseline (GiB) | tables + slots (GiB, analytic) | examples/s (whole run) | examples/s (median step) |",

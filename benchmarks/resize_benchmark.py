@@ -30,6 +30,7 @@ import os
 import platform
 import time
 
+from bench_utils import MMAP_THRESHOLD
 from bench_utils import reset_peak
 from bench_utils import spawn
 from bench_utils import status
@@ -171,7 +172,8 @@ def parent(args):
 def write_report(out):
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
     base = os.path.join(HERE, "results", "resize_benchmark")
-    lines = [f"Machine: {platform.machine()}, {os.cpu_count()} cores; TF_ENABLE_ONEDNN_OPTS=0.", ""]
+    lines = [f"Machine: {platform.machine()}, {os.cpu_count()} cores; TF_ENABLE_ONEDNN_OPTS=0, "
+             f"MALLOC_MMAP_THRESHOLD_={os.environ.get('MALLOC_MMAP_THRESHOLD_', MMAP_THRESHOLD)}.", ""]
     lat = out.get("latency")
     if lat:
         retrace = min(lat["forced_retrace_s"])
