@@ -27,6 +27,23 @@ def random_batch(fields, n, seed=0):
     return x, y
 
 
+class ScriptedGates(keras.callbacks.Callback):
+    """Sets gate logits after chosen steps, so the next check grows or shrinks.
+
+    `plan` is `{step: {field: logits}}`; put it before DimGrowCallback.
+    """
+
+    def __init__(self, emb, plan):
+        super().__init__()
+        self.emb, self.plan, self.step = emb, plan, 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.step += 1
+        for name, logits in self.plan.get(self.step, {}).items():
+            var = self.emb.field_variables(name)["gate_logits"]
+            var.assign(np.resize(np.asarray(logits, "float32"), var.shape))
+
+
 def make_search_model(fields, optimizer="adam", output_dim=4, seed=1, **kwargs):
     import dimgrow_tf as dg
 

@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 
 import dimgrow_tf as dg
+from conftest import ScriptedGates
 from conftest import make_search_model
 from conftest import random_batch
 from dimgrow_tf.data.datasets import to_dataset
@@ -16,20 +17,6 @@ from dimgrow_tf.resize import resize_utils
 from dimgrow_tf.resize.optimizer_state import dynamic_widths_supported
 
 FIELDS = [dg.FieldConfig("a", 12), dg.FieldConfig("b", 7), dg.FieldConfig("c", 5, dim=3)]
-
-
-class _Script(keras.callbacks.Callback):
-    """Sets gate logits before chosen checks so the rule grows or shrinks."""
-
-    def __init__(self, emb, plan):
-        super().__init__()
-        self.emb, self.plan, self.step = emb, plan, 0
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.step += 1
-        for name, logits in self.plan.get(self.step, {}).items():
-            var = self.emb.field_variables(name)["gate_logits"]
-            var.assign(np.resize(np.asarray(logits, "float32"), var.shape))
 
 
 def _scripted_fit(optimizer="adam", epochs=3):
@@ -43,7 +30,7 @@ def _scripted_fit(optimizer="adam", epochs=3):
                                 max_dim=8, monitor="val_auc")
     # The script runs first so that each check sees the scripted gates.
     model.fit(x, y, batch_size=32, epochs=epochs, verbose=0, validation_data=valid,
-              callbacks=[_Script(emb, plan), search])
+              callbacks=[ScriptedGates(emb, plan), search])
     return model, emb, search, x, y
 
 

@@ -6,6 +6,7 @@ import pytest
 import tensorflow as tf
 
 import dimgrow_tf as dg
+from conftest import ScriptedGates
 from conftest import make_search_model
 from conftest import random_batch
 from dimgrow_tf.keras_compat import optimizer_slots
@@ -20,20 +21,6 @@ def policy(request):
         yield request.param
     finally:
         keras.mixed_precision.set_global_policy("float32")
-
-
-class _Script(keras.callbacks.Callback):
-    """Sets gate logits before chosen checks so the rule grows or shrinks."""
-
-    def __init__(self, emb, plan):
-        super().__init__()
-        self.emb, self.plan, self.step = emb, plan, 0
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.step += 1
-        for name, logits in self.plan.get(self.step, {}).items():
-            var = self.emb.field_variables(name)["gate_logits"]
-            var.assign(np.resize(np.asarray(logits, "float32"), var.shape))
 
 
 def _inner(optimizer):
@@ -101,7 +88,7 @@ def test_policy_matrix_search_resizes_and_round_trips(policy, opt, tmp_path):
     search = dg.DimGrowCallback(emb, high=0.99, low=0.01, check_every=2, window=1,
                                 max_dim=8, monitor="loss")
     model.fit(x, y, batch_size=16, epochs=1, verbose=0,
-              callbacks=[_Script(emb, plan), search])
+              callbacks=[ScriptedGates(emb, plan), search])
     actions = {(e["field"], e["action"]) for e in search.history}
     assert {("a", "grow"), ("b", "grow"), ("c", "shrink")} <= actions
     assert emb.dims["a"] >= 3 and emb.dims["b"] >= 2 and emb.dims["c"] == 2

@@ -10,7 +10,8 @@ from dimgrow_tf.callbacks.darts_utils import GateStep
 from dimgrow_tf.callbacks.growth_rule import GrowthRule
 from dimgrow_tf.models.search_result import SearchResult
 from dimgrow_tf.field_config import FieldConfig
-from dimgrow_tf.keras_compat import sibling_callbacks
+from dimgrow_tf.callbacks.callback_utils import disable_xla
+from dimgrow_tf.callbacks.callback_utils import refuse_weight_restoring_callbacks
 from dimgrow_tf.resize.model_resize import apply_resize
 from dimgrow_tf.resize.model_resize import follow_resize
 from dimgrow_tf.resize.model_resize import prepare_resizing
@@ -177,9 +178,9 @@ class DimGrowCallback(keras.callbacks.Callback):
         self._best = best
 
     def on_train_begin(self, logs=None):
-        _refuse_weight_restoring_callbacks(self)
+        refuse_weight_restoring_callbacks(self)
         self.layer.build()
-        reset = _disable_xla(self.model)
+        reset = disable_xla(self.model)
         if self.gate_data is not None:
             self.layer.set_gates_trainable(False)
             self._gate_step = GateStep(
@@ -347,32 +348,3 @@ class DimGrowCallback(keras.callbacks.Callback):
             )
         return cls(layer, gate_data=gate_data, gate_optimizer=gate_optimizer, **config)
 
-
-def _disable_xla(model):
-    """Turns XLA off for the search model; True if it was on."""
-    if not getattr(model, "jit_compile", False):
-        return False
-    warnings.warn(
-        "DimGrowCallback: XLA (`jit_compile`) is switched off for the search "
-        "model: resizing in place needs dynamic widths, which XLA cannot "
-        "compile. The retrained fixed-width model may use XLA.",
-        stacklevel=3,
-    )
-    model.jit_compile = False
-    return True
-
-
-def _refuse_weight_restoring_callbacks(callback):
-    """Raises if `EarlyStopping(restore_best_weights=True)` runs beside it."""
-    for other in sibling_callbacks(callback):
-        if isinstance(other, keras.callbacks.EarlyStopping) and getattr(
-            other, "restore_best_weights", False
-        ):
-            raise ValueError(
-                "DimGrowCallback cannot run with EarlyStopping("
-                "restore_best_weights=True): the weights it stores have the "
-                "widths of an earlier epoch, and the search changes them. Use "
-                "EarlyStopping(patience=...) without restore_best_weights; "
-                "DimGrowCallback.result() already reads the best epoch's gates "
-                "(retrain at the searched dims afterwards)."
-            )
