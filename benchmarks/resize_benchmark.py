@@ -10,9 +10,10 @@ Two parts, each configuration in its own process (oneDNN off, as in
    the smallest vocabulary), growing 5 mid-size fields at once, and
    growing all 39 at once; then the first train step after it, against
    the steady step, and the transient memory: peak RSS during the resize
-   above the RSS after it (small tables are below the allocator's noise). For comparison, the retrace the previous engine paid
-   after every resize: `make_train_function(force=True)` and the first
-   step after it, minus a steady step.
+   above the RSS after it (small tables are below the allocator's noise).
+   For comparison, the retrace the previous engine paid after every
+   resize: `make_train_function(force=True)` and the first step after it,
+   minus a steady step.
 2. **Search overhead** on the Frappe split (`../shared/data/splits/frappe`):
    a DimGrow search for `--epochs` epochs (library defaults, no early
    stop) against a plain fixed-width model at the widths the search ended

@@ -22,7 +22,7 @@ class LazyAdam(keras.optimizers.Adam):
     momentum). A step therefore costs what the batch touches, not what the
     vocabulary holds. Dense gradients (dense layers, gates, projections)
     get exactly Keras's `Adam` update. Slots have the variables' shapes, so
-    `rebuild_optimizer` carries them across resizes like Adam's.
+    `resize_optimizer_state` carries them across resizes like Adam's.
 
     Same arguments as `keras.optimizers.Adam`; `amsgrad=True` and
     `weight_decay` (which Keras applies densely) are rejected.
