@@ -113,7 +113,7 @@ _DYNAMIC_SAFE = (
 def dynamic_widths_supported(optimizer):
     """Whether `optimizer` can train variables of unknown width in a trace.
 
-    Keras before 3.9 or so builds the union of two row-sparse gradients
+    Some Kerases (3.8) build the union of two row-sparse gradients
     (Adagrad's and RMSprop's updates do this) from the static width, which
     fails when the width is unknown. On such a Keras only Adam, AdamW,
     LazyAdam and SGD resize in place; the others fall back to re-created
