@@ -1,7 +1,7 @@
 """The DimGrow grow/shrink decision, as a pure function of the gates."""
 
 import dataclasses
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 import numpy as np
 
@@ -22,8 +22,10 @@ class GrowthRule:
     - a condition must hold at `window` consecutive checks before it acts
       (`window=1` is the reference's immediate rule).
 
-    When the budget cannot take every field that wants to grow, the fields
-    with the highest minimum gate grow first.
+    When the dims budget cannot take every field that wants to grow, the
+    fields with the highest minimum gate grow first. With `budget_bytes`,
+    a grow must also keep the embedding state within it; the cheapest dims
+    (fewest bytes per column) grow first, ties broken by the higher gate.
 
     Args:
         low: float. Shrink threshold. Defaults to `0.01`.
@@ -31,16 +33,18 @@ class GrowthRule:
         max_dim: int. Width cap for fields without their own `max_dim`.
             Defaults to `16`.
         budget: int. Cap on the total active width. Defaults to `1000`.
-        window: int. Consecutive checks a condition must hold (the
-            consistency window; 2 was best in our Frappe runs, see README).
-            Defaults to `2`.
+        window: int. Consecutive checks a condition must hold.
+            Defaults to `1`.
+        budget_bytes: int or None. Cap on the bytes of the embedding state;
+            `decide` needs each field's bytes per column. Defaults to `None`.
     """
 
     low: float = 0.01
     high: float = 0.6
     max_dim: int = 16
     budget: int = 1000
-    window: int = 2
+    window: int = 1
+    budget_bytes: Optional[int] = None
 
     def __post_init__(self):
         if not 0.0 <= self.low < self.high <= 1.0:
@@ -54,8 +58,17 @@ class GrowthRule:
                 raise ValueError(
                     f"`{name}` must be a positive integer. Received: {name}={value!r}"
                 )
+        if self.budget_bytes is not None and (
+            isinstance(self.budget_bytes, bool)
+            or not isinstance(self.budget_bytes, int)
+            or self.budget_bytes < 1
+        ):
+            raise ValueError(
+                "`budget_bytes` must be a positive integer or None. "
+                f"Received: budget_bytes={self.budget_bytes!r}"
+            )
 
-    def decide(self, fields, gates, streaks):
+    def decide(self, fields, gates, streaks, column_bytes=None):
         """Returns `(plan, streaks)` for one check.
 
         Args:
@@ -63,13 +76,18 @@ class GrowthRule:
             gates: dict `{name: np.ndarray of the field's gate values}`.
             streaks: dict `{name: (grow_streak, shrink_streak)}` from the
                 previous check (missing names count as `(0, 0)`).
+            column_bytes: dict `{name: bytes one column of the field costs}`;
+                required with `budget_bytes`. Defaults to `None`.
 
         Returns:
             `plan`: dict `{name: FieldResize}` of the fields to resize;
             `streaks`: the updated streak counters.
         """
+        if self.budget_bytes is not None and column_bytes is None:
+            raise ValueError("`column_bytes` is required when `budget_bytes` is set.")
         plan, new_streaks, growers = {}, {}, []
         total = sum(f.dim for f in fields)
+        used = sum(f.dim * column_bytes[f.name] for f in fields) if column_bytes else 0
         for f in fields:
             if f.dim == 0:
                 continue
@@ -88,13 +106,23 @@ class GrowthRule:
                         drop.remove(int(np.argmax(g)))
                     plan[f.name] = FieldResize.drop(f.dim, drop)
                     total -= len(drop)
+                    if column_bytes:
+                        used -= len(drop) * column_bytes[f.name]
                     shrink_streak = 0
             else:
                 grow_streak, shrink_streak = 0, 0
             new_streaks[f.name] = (grow_streak, shrink_streak)
-        for _, f in sorted(growers, key=lambda item: -item[0]):
+        if self.budget_bytes is None:
+            order = sorted(growers, key=lambda item: -item[0])
+        else:
+            order = sorted(growers, key=lambda item: (column_bytes[item[1].name], -item[0]))
+        for _, f in order:
             if total + 1 > self.budget:
                 break
+            if self.budget_bytes is not None:
+                if used + column_bytes[f.name] > self.budget_bytes:
+                    break  # the fields after it cost at least as much
+                used += column_bytes[f.name]
             plan[f.name] = FieldResize.grow_by(f.dim)
             new_streaks[f.name] = (0, 0)
             total += 1

@@ -1,0 +1,117 @@
+"""The settings of a DimGrow search: rule, cadence, settling and gates."""
+
+import dataclasses
+from typing import Any, Dict, Optional
+
+from dimgrow_tf.callbacks.growth_rule import GrowthRule
+
+_MODES = ("auto", "max", "min")
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchConfig:
+    """Everything a DimGrow search decides with, in one place.
+
+    The defaults were chosen on Frappe, MovieLens-100K and Criteo together
+    (`benchmarks/accuracy_benchmark.py`, README "Results"); every entry
+    point (Python, CLI, TFX, benchmarks) reads them from here.
+
+    Args:
+        alpha: float. Gate regulariser strength. Defaults to `0.02`.
+        low: float. Shrink threshold of a gate. Defaults to `0.01`.
+        high: float. Grow threshold of a gate. Defaults to `0.6`.
+        max_dim: int. Width cap of a field without its own `max_dim`.
+            Defaults to `16`.
+        budget: int. Cap on the total width (sum of dims). Defaults to
+            `1000`.
+        budget_bytes: int or None. Cap on the bytes of the embedding state
+            (tables, projections, gates and every optimizer slot of them).
+            When it binds, the cheapest useful dims grow first. Defaults to
+            `None` (no cap).
+        window: int. Consecutive checks a grow/shrink condition must hold.
+            Defaults to `1`.
+        check_every: int. Training steps between checks. Defaults to `1`
+            (the reference's cadence; a check reads the gates once).
+        settle_checks: int. The search counts as *settled* after this many
+            checks without a resize. While it is not settled, an
+            `EarlyStopping` beside the callback does not count the epoch
+            towards its patience, so a search never ends while widths are
+            still changing. Defaults to `100`.
+        monitor: str. Metric picking the best epoch (its gates give the
+            final dims). Defaults to `"val_auc"`.
+        mode: str. `"max"`, `"min"` or `"auto"` (max for names holding
+            `"auc"` or `"acc"`). Defaults to `"auto"`.
+        gate_learning_rate: float. Learning rate of the DARTS gate
+            optimizer (used only with `gate_data`). Defaults to `1e-3`.
+
+    Example:
+
+    ```python
+    config = dimgrow_tf.SearchConfig(alpha=0.1, budget_bytes=2**30)
+    search = dimgrow_tf.DimGrowCallback(emb, config)
+    ```
+    """
+
+    alpha: float = 0.02
+    low: float = GrowthRule.low
+    high: float = GrowthRule.high
+    max_dim: int = GrowthRule.max_dim
+    budget: int = GrowthRule.budget
+    budget_bytes: Optional[int] = GrowthRule.budget_bytes
+    window: int = GrowthRule.window
+    check_every: int = 1
+    settle_checks: int = 100
+    monitor: str = "val_auc"
+    mode: str = "auto"
+    gate_learning_rate: float = 1e-3
+
+    def __post_init__(self):
+        self.growth_rule()  # validates the rule's fields
+        for name in ("check_every", "settle_checks"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(
+                    f"`{name}` must be a positive integer. Received: {name}={value!r}"
+                )
+        if not float(self.alpha) >= 0.0:
+            raise ValueError(f"`alpha` must be >= 0. Received: alpha={self.alpha!r}")
+        if not float(self.gate_learning_rate) > 0.0:
+            raise ValueError(
+                "`gate_learning_rate` must be > 0. "
+                f"Received: gate_learning_rate={self.gate_learning_rate!r}"
+            )
+        if self.mode not in _MODES:
+            raise ValueError(f"`mode` must be one of {_MODES}. Received: {self.mode!r}")
+        if not isinstance(self.monitor, str) or not self.monitor:
+            raise ValueError(f"`monitor` must be a metric name. Received: {self.monitor!r}")
+
+    def growth_rule(self) -> GrowthRule:
+        """The `GrowthRule` of this config."""
+        return GrowthRule(
+            low=self.low, high=self.high, max_dim=self.max_dim, budget=self.budget,
+            window=self.window, budget_bytes=self.budget_bytes,
+        )
+
+    @property
+    def maximize(self) -> bool:
+        """Whether a larger `monitor` value is better."""
+        if self.mode != "auto":
+            return self.mode == "max"
+        return any(k in self.monitor for k in ("auc", "acc"))
+
+    def replace(self, **changes) -> "SearchConfig":
+        """A copy with `changes` applied (unknown names raise TypeError)."""
+        return dataclasses.replace(self, **changes)
+
+    def get_config(self) -> Dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_config(cls, config: Dict[str, Any]) -> "SearchConfig":
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(config) - names)
+        if unknown:
+            raise ValueError(
+                f"Unknown SearchConfig keys {unknown}; valid keys: {sorted(names)}."
+            )
+        return cls(**config)
