@@ -54,6 +54,9 @@ def resize_optimizer_state(optimizer, remaps):
         for attr, slot in _slots(optimizer, remap.variable, remap.axis).items():
             fill = _grown_part(remap) if attr == _EMA_SLOTS and remap.grow else None
             rebacked |= resize_variable(slot, remap.axis, remap.keep, remap.grow, fill)
+        slice_steps = getattr(optimizer, "slice_steps", None)
+        if slice_steps is not None:
+            rebacked |= slice_steps.remap(remap, optimizer.iterations)
     return rebacked
 
 
@@ -93,11 +96,18 @@ def set_optimizer_storage(optimizer, variables, resizable=True):
             reindex_optimizer(inner)  # the caller re-keys only the wrapper
         return changed
     slots = [
-        (slot, axis)
+        (variable, axis, _slots(optimizer, variable, axis))
         for variable, axis in variables
-        for slot in _slots(optimizer, variable, axis).values()
     ]
-    return set_storage(slots, resizable)
+    changed = set_storage(
+        [(slot, axis) for _, axis, found in slots for slot in found.values()], resizable
+    )
+    slice_steps = getattr(optimizer, "slice_steps", None)
+    if slice_steps is not None:
+        for variable, axis, found in slots:
+            if found:  # variables the optimizer trains
+                changed |= slice_steps.track(variable, axis, resizable)
+    return changed
 
 
 # Optimizers whose update of a row-sparse gradient uses only ops that take
