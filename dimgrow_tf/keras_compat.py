@@ -78,13 +78,19 @@ def reindex_optimizer(optimizer):
 
 
 def sibling_callbacks(callback):
-    """The callbacks `fit` runs together with `callback` (empty if unknown).
+    """The callbacks `fit` runs together with `callback` (empty if unknown)."""
+    return [c for c in callback_list(callback) if c is not callback]
+
+
+def callback_list(callback):
+    """All callbacks of the `fit` running `callback`, in order (incl. itself).
 
     Reason: Keras gives a callback its model and params but no handle on
     the `CallbackList` that holds it, and `fit` keeps that list in a local
     variable. While a `CallbackList` method is calling `callback` (e.g.
     `on_train_begin`), the list is `self` in a caller's frame; this looks it
     up there (Keras 3.8 and 3.15 call callbacks directly from the list).
+    Returns `[]` when called outside such a method.
     """
     import inspect
 
@@ -96,7 +102,7 @@ def sibling_callbacks(callback):
             if isinstance(owner, keras.callbacks.CallbackList):
                 members = list(getattr(owner, "callbacks", []))
                 if any(c is callback for c in members):
-                    return [c for c in members if c is not callback]
+                    return members
             frame = frame.f_back
         return []
     finally:

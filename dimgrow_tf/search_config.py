@@ -6,6 +6,7 @@ from typing import Any, Dict, Optional
 from dimgrow_tf.callbacks.growth_rule import GrowthRule
 
 _MODES = ("auto", "max", "min")
+_GATE_UPDATES = ("validation", "train")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -17,7 +18,10 @@ class SearchConfig:
     point (Python, CLI, TFX, benchmarks) reads them from here.
 
     Args:
-        alpha: float. Gate regulariser strength. Defaults to `0.02`.
+        alpha: float. Gate regulariser strength (reference values:
+            MovieLens 0.1, Avazu 0.005, Criteo 0.02). Defaults to `0.02`.
+        regularizer: str. Form of the gate regulariser (see
+            `DimGrowEmbedding`). Defaults to `"reference"`.
         low: float. Shrink threshold of a gate. Defaults to `0.01`.
         high: float. Grow threshold of a gate. Defaults to `0.6`.
         max_dim: int. Width cap of a field without its own `max_dim`.
@@ -41,8 +45,16 @@ class SearchConfig:
             final dims). Defaults to `"val_auc"`.
         mode: str. `"max"`, `"min"` or `"auto"` (max for names holding
             `"auc"` or `"acc"`). Defaults to `"auto"`.
+        gate_updates: str. Where the gates learn in `search` /
+            `search_and_retrain` (and so the CLI, TFX and benchmarks):
+            `"validation"` steps them on a validation batch after each
+            training step (first-order DARTS, the reference's default; it
+            keeps noise fields from growing on memorised training ids) or
+            `"train"` with the model on training batches. Used directly,
+            `DimGrowCallback` takes the batches as `gate_data`. Defaults to
+            `"validation"`.
         gate_learning_rate: float. Learning rate of the DARTS gate
-            optimizer (used only with `gate_data`). Defaults to `1e-3`.
+            optimizer. Defaults to `1e-3`.
 
     Example:
 
@@ -53,6 +65,7 @@ class SearchConfig:
     """
 
     alpha: float = 0.02
+    regularizer: str = "reference"
     low: float = GrowthRule.low
     high: float = GrowthRule.high
     max_dim: int = GrowthRule.max_dim
@@ -63,6 +76,7 @@ class SearchConfig:
     settle_checks: int = 100
     monitor: str = "val_auc"
     mode: str = "auto"
+    gate_updates: str = "validation"
     gate_learning_rate: float = 1e-3
 
     def __post_init__(self):
@@ -79,6 +93,11 @@ class SearchConfig:
             raise ValueError(
                 "`gate_learning_rate` must be > 0. "
                 f"Received: gate_learning_rate={self.gate_learning_rate!r}"
+            )
+        if self.gate_updates not in _GATE_UPDATES:
+            raise ValueError(
+                f"`gate_updates` must be one of {_GATE_UPDATES}. "
+                f"Received: {self.gate_updates!r}"
             )
         if self.mode not in _MODES:
             raise ValueError(f"`mode` must be one of {_MODES}. Received: {self.mode!r}")

@@ -16,8 +16,8 @@ def test_certain_growth_widths_logs_and_history():
     model, emb = make_search_model(FIELDS)
     x, y = random_batch(FIELDS, 160)
     # high=0.001: every gate passes, so each check grows every field.
-    search = dg.DimGrowCallback(emb, max_dim=4, low=0.0, high=0.001, check_every=2, window=1,
-                                monitor="loss")
+    search = dg.DimGrowCallback(emb, dg.SearchConfig(
+        max_dim=4, low=0.0, high=0.001, check_every=2, window=1, monitor="loss"))
     history = model.fit(x, y, batch_size=32, epochs=2, verbose=0, callbacks=[search])
     # 10 steps -> checks at 2,4,6,8,10; a: 1->4 (max_dim 4), b: 1->2 (own max_dim)
     assert emb.dims == {"a": 4, "b": 2}
@@ -45,7 +45,7 @@ def test_shrink_drops_the_column_whose_gate_collapsed():
         def on_train_batch_end(self, batch, logs=None):
             seen["table"] = emb.field_variables("a")["embeddings"].numpy().copy()
 
-    search = dg.DimGrowCallback(emb, check_every=1, window=1)
+    search = dg.DimGrowCallback(emb, dg.SearchConfig(check_every=1, window=1))
     with pytest.warns(UserWarning, match="val_auc"):
         model.fit(x, y, batch_size=64, epochs=1, verbose=0, callbacks=[Probe(), search])
     assert emb.dims["a"] == 2
@@ -57,7 +57,7 @@ def test_shrink_drops_the_column_whose_gate_collapsed():
 def test_missing_monitor_warns_and_result_uses_last_epoch():
     model, emb = make_search_model(FIELDS)
     x, y = random_batch(FIELDS, 64)
-    search = dg.DimGrowCallback(emb, monitor="val_auc")
+    search = dg.DimGrowCallback(emb, dg.SearchConfig(monitor="val_auc"))
     with pytest.warns(UserWarning, match="monitor 'val_auc' is not in the logs"):
         model.fit(x, y, batch_size=32, epochs=2, verbose=0, callbacks=[search])
     result = search.result()
@@ -69,8 +69,7 @@ def test_result_is_json_and_reads_best_epoch():
     model, emb = make_search_model(FIELDS)
     x, y = random_batch(FIELDS, 128)
     valid = to_dataset(*random_batch(FIELDS, 64, seed=1), 64)
-    search = dg.DimGrowCallback(emb, high=0.001, low=0.0, check_every=4, max_dim=3,
-                                window=1)
+    search = dg.DimGrowCallback(emb, dg.SearchConfig(high=0.001, low=0.0, check_every=4, max_dim=3, window=1))
     model.fit(x, y, batch_size=32, epochs=3, verbose=0, validation_data=valid,
               callbacks=[search])
     result = search.result()
@@ -89,8 +88,9 @@ def test_darts_gate_updates_use_gate_data_only():
     model, emb = make_search_model(FIELDS)
     x, y = random_batch(FIELDS, 64)
     gate_data = to_dataset(*random_batch(FIELDS, 64, seed=2), 16)
-    search = dg.DimGrowCallback(emb, gate_data=gate_data, high=0.001, low=0.0, window=1,
-                                check_every=2, max_dim=3, monitor="loss")
+    search = dg.DimGrowCallback(emb, dg.SearchConfig(
+        high=0.001, low=0.0, window=1, check_every=2, max_dim=3, monitor="loss"),
+        gate_data=gate_data)
 
     class Probe(keras.callbacks.Callback):
         def on_train_batch_end(self, batch, logs=None):
@@ -106,16 +106,17 @@ def test_darts_gate_updates_use_gate_data_only():
 
 def test_callback_config_round_trip_and_validation():
     emb = dg.DimGrowEmbedding(FIELDS)
-    search = dg.DimGrowCallback(emb, max_dim=8, window=2, check_every=7,
-                                grow_initializer=keras.initializers.RandomNormal(stddev=0.1))
+    search = dg.DimGrowCallback(
+        emb, dg.SearchConfig(max_dim=8, window=2, check_every=7, budget_bytes=4096), verbose=1)
     config = json.loads(json.dumps(search.get_config()))
     again = dg.DimGrowCallback.from_config(config, layer=emb)
     assert again.get_config() == search.get_config()
-    assert again.rule == dg.GrowthRule(max_dim=8, window=2)
-    assert dg.DimGrowCallback(emb).rule.window == 2, "documented default"
+    assert again.config == search.config and again.verbose == 1
+    assert again.rule == dg.GrowthRule(max_dim=8, window=2, budget_bytes=4096)
+    assert dg.DimGrowCallback(emb).config == dg.SearchConfig(), "one source of defaults"
     with pytest.raises(ValueError, match="check_every"):
-        dg.DimGrowCallback(emb, check_every=0)
+        dg.DimGrowCallback(emb, dg.SearchConfig(check_every=0))
     with pytest.raises(TypeError, match="DimGrowEmbedding"):
         dg.DimGrowCallback(keras.layers.Dense(2))
     with pytest.raises(ValueError, match="'best'"):
-        dg.DimGrowCallback(emb, mode="best")
+        dg.DimGrowCallback(emb, dg.SearchConfig(mode="best"))

@@ -14,7 +14,7 @@ FIELDS = [dg.FieldConfig("a", 12), dg.FieldConfig("b", 7)]
 def test_epochs_without_the_monitor_keep_the_best_snapshot():
     emb = dg.DimGrowEmbedding(FIELDS, output_dim=2, seed=1)
     emb.build()
-    search = dg.DimGrowCallback(emb, monitor="val_auc")
+    search = dg.DimGrowCallback(emb, dg.SearchConfig(monitor="val_auc"))
     # validation_freq=2: epoch 1 has no val_auc.
     search.on_epoch_end(0, {"loss": 0.5, "val_auc": 0.90})
     search.on_epoch_end(1, {"loss": 0.4})
@@ -27,7 +27,7 @@ def test_epochs_without_the_monitor_keep_the_best_snapshot():
 def test_validation_freq_in_fit_picks_a_validated_epoch():
     model, emb = make_search_model(FIELDS)
     x, y = random_batch(FIELDS, 64)
-    search = dg.DimGrowCallback(emb, check_every=1000)
+    search = dg.DimGrowCallback(emb, dg.SearchConfig(check_every=1000))
     model.fit(x, y, batch_size=32, epochs=3, verbose=0, validation_data=(x, y),
               validation_freq=2, callbacks=[search])
     result = search.result()
@@ -41,8 +41,7 @@ def test_steps_per_execution_counts_training_steps(k):
     model, emb = make_search_model(FIELDS)
     model.compile("adam", "binary_crossentropy", steps_per_execution=k)
     x, y = random_batch(FIELDS, 8 * 12)
-    search = dg.DimGrowCallback(emb, high=0.001, low=0.0, check_every=6, window=1,
-                                max_dim=16, monitor="loss")
+    search = dg.DimGrowCallback(emb, dg.SearchConfig(high=0.001, low=0.0, check_every=6, window=1, max_dim=16, monitor="loss"))
     model.fit(x, y, batch_size=8, epochs=2, verbose=0, callbacks=[search])
     # 12 steps an epoch, 24 in all: checks at steps 6, 12, 18, 24, each a grow.
     assert search.step == 24
@@ -53,8 +52,7 @@ def test_steps_per_execution_counts_training_steps(k):
 def test_early_stopping_restoring_weights_is_refused_before_training():
     model, emb = make_search_model(FIELDS)
     x, y = random_batch(FIELDS, 64)
-    search = dg.DimGrowCallback(emb, high=0.001, low=0.0, check_every=1, window=1,
-                                monitor="loss")
+    search = dg.DimGrowCallback(emb, dg.SearchConfig(high=0.001, low=0.0, check_every=1, window=1, monitor="loss"))
     stop = keras.callbacks.EarlyStopping("loss", patience=1, restore_best_weights=True)
     before = [v.numpy().copy() for v in model.weights]
     for callbacks in ([search, stop], [stop, search]):

@@ -25,8 +25,8 @@ SCRIPT = textwrap.dedent('''
         model, emb = dg.build_search_model(fields, output_dim=8, seed=0)
         model.compile(optimizer=dg.LazyAdam(1e-2) if optimizer == "lazy"
                       else keras.optimizers.Adam(1e-2), loss="binary_crossentropy")
-    search = dg.DimGrowCallback(emb, high=0.001, low=0.0, check_every=4, max_dim=3, window=1,
-                                monitor="loss")
+    search = dg.DimGrowCallback(emb, dg.SearchConfig(
+        high=0.001, low=0.0, check_every=4, max_dim=3, window=1, monitor="loss"))
     hist = model.fit(ds, epochs=2, verbose=0, callbacks=[search])
     table = emb.field_variables("signal_0")["embeddings"]
     from dimgrow_tf.keras_compat import optimizer_slots

@@ -72,3 +72,20 @@ def test_validation(kwargs, message):
 def test_round_trip():
     rule = dg.GrowthRule(low=0.02, high=0.7, max_dim=8, budget=50, window=3)
     assert config_round_trip(rule) == rule
+
+
+def test_budget_bytes_grows_the_cheapest_useful_dims_first():
+    rule = dg.GrowthRule(window=1, budget_bytes=2_000)
+    fields = _fields(wide=1, narrow=1, idle=1)
+    gates = {"wide": np.array([0.99]), "narrow": np.array([0.7]), "idle": np.array([0.5])}
+    cost = {"wide": 900, "narrow": 100, "idle": 50}
+    used = 900 + 100 + 50
+    plan, _ = rule.decide(fields, gates, {}, column_bytes=cost)
+    assert set(plan) == {"narrow"}, "wide (higher gate) does not fit after narrow"
+    roomy = dg.GrowthRule(window=1, budget_bytes=used + 1_000)
+    assert set(roomy.decide(fields, gates, {}, column_bytes=cost)[0]) == {"narrow", "wide"}
+    with pytest.raises(ValueError, match="column_bytes"):
+        rule.decide(fields, gates, {})
+    with pytest.raises(ValueError, match="budget_bytes=0"):
+        dg.GrowthRule(budget_bytes=0)
+    assert config_round_trip(rule) == rule

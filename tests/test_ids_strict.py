@@ -83,7 +83,7 @@ def test_search_model_counts_out_of_range_ids_in_its_logs():
     model.compile("adam", "binary_crossentropy")
     x = {"a": np.array([1, 2, 30, 3] * 4), "b": np.array([0, -1, 6, 1] * 4)}
     y = np.zeros(16, "float32")
-    search = dg.DimGrowCallback(emb, check_every=1000, monitor="loss")
+    search = dg.DimGrowCallback(emb, dg.SearchConfig(check_every=1000, monitor="loss"))
     history = model.fit(x, y, batch_size=4, epochs=1, verbose=0, callbacks=[search])
     assert history.history["out_of_range_ids"] == [8.0]
 

@@ -26,8 +26,7 @@ def _scripted_fit(optimizer="adam", epochs=3):
     # high/low make the rule follow the scripted gates: +5 is g ~ 1, -5 ~ 0.
     plan = {2: {"a": [5.0]}, 4: {"a": [5.0], "b": [5.0]}, 6: {"c": [0.0, -5.0, 0.0]},
             8: {"a": [5.0]}}
-    search = dg.DimGrowCallback(emb, high=0.99, low=0.01, check_every=2, window=1,
-                                max_dim=8, monitor="val_auc")
+    search = dg.DimGrowCallback(emb, dg.SearchConfig(high=0.99, low=0.01, check_every=2, window=1, max_dim=8, monitor="val_auc"))
     # The script runs first so that each check sees the scripted gates.
     model.fit(x, y, batch_size=32, epochs=epochs, verbose=0, validation_data=valid,
               callbacks=[ScriptedGates(emb, plan), search])
@@ -106,8 +105,7 @@ def test_xla_is_switched_off_for_the_search_with_a_warning():
     model, emb = make_search_model(FIELDS)
     model.compile("adam", "binary_crossentropy", jit_compile=True)
     x, y = random_batch(FIELDS, 64)
-    search = dg.DimGrowCallback(emb, high=0.001, low=0.0, check_every=1, window=1,
-                                max_dim=3, monitor="loss")
+    search = dg.DimGrowCallback(emb, dg.SearchConfig(high=0.001, low=0.0, check_every=1, window=1, max_dim=3, monitor="loss"))
     with pytest.warns(UserWarning, match="XLA"):
         model.fit(x, y, batch_size=32, epochs=1, verbose=0, callbacks=[search])
     assert model.jit_compile is False
@@ -151,8 +149,7 @@ def test_optimizers_keras_cannot_train_at_unknown_width_fall_back():
     """RMSprop adds row-sparse gradients; Keras 3.8 needs static widths for it."""
     model, emb = make_search_model(FIELDS, optimizer=keras.optimizers.RMSprop(1e-2))
     x, y = random_batch(FIELDS, 64)
-    search = dg.DimGrowCallback(emb, high=0.001, low=0.0, check_every=1, window=1,
-                                max_dim=3, monitor="loss")
+    search = dg.DimGrowCallback(emb, dg.SearchConfig(high=0.001, low=0.0, check_every=1, window=1, max_dim=3, monitor="loss"))
     in_place = dynamic_widths_supported(model.optimizer)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

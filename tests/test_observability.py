@@ -26,8 +26,7 @@ def _events(log_dir):
 def test_tensorboard_scalars_and_report(tmp_path):
     model, emb = make_search_model(FIELDS)
     x, y = random_batch(FIELDS, 160)
-    search = dg.DimGrowCallback(emb, max_dim=3, low=0.0, high=0.001, check_every=2, window=1,
-                                monitor="loss")
+    search = dg.DimGrowCallback(emb, dg.SearchConfig(max_dim=3, low=0.0, high=0.001, check_every=2, window=1, monitor="loss"))
     board = dg.DimGrowTensorBoard(emb, tmp_path / "tb", every=2)
     model.fit(x, y, batch_size=32, epochs=2, verbose=0, callbacks=[search, board])
     values = _events(tmp_path / "tb")

@@ -84,8 +84,7 @@ def test_policy_matrix_search_resizes_and_round_trips(policy, opt, tmp_path):
     x, y = random_batch(FIELDS, 128)
     # +5 is g ~ 1 (grow), -5 ~ 0 (shrink) for high=0.99 / low=0.01.
     plan = {2: {"a": [5.0]}, 4: {"a": [5.0], "b": [5.0]}, 6: {"c": [0.0, -5.0, 0.0]}}
-    search = dg.DimGrowCallback(emb, high=0.99, low=0.01, check_every=2, window=1,
-                                max_dim=8, monitor="loss")
+    search = dg.DimGrowCallback(emb, dg.SearchConfig(high=0.99, low=0.01, check_every=2, window=1, max_dim=8, monitor="loss"))
     model.fit(x, y, batch_size=16, epochs=1, verbose=0,
               callbacks=[ScriptedGates(emb, plan), search])
     actions = {(e["field"], e["action"]) for e in search.history}
@@ -129,8 +128,7 @@ def test_mixed_precision_export_serves_float32_equal_to_the_eager_model(policy, 
     fields = [dg.FieldConfig("a", 12), dg.FieldConfig("c", 6, dim=2)]
     model, emb = dg.build_search_model(fields, output_dim=8, seed=0)
     x, y = random_batch(fields, 64)
-    search = dg.DimGrowCallback(emb, high=0.001, low=0.0, check_every=2, window=1,
-                                max_dim=3, monitor="loss")
+    search = dg.DimGrowCallback(emb, dg.SearchConfig(high=0.001, low=0.0, check_every=2, window=1, max_dim=3, monitor="loss"))
     # Under mixed_float16 the first steps may be skipped while the loss
     # scale adjusts (the callback counts applied updates), hence 4 epochs.
     model.fit(x, y, batch_size=16, epochs=4, verbose=0, callbacks=[search])

@@ -17,8 +17,7 @@ FIELDS = [dg.FieldConfig("a", 20), dg.FieldConfig("b", 7, max_dim=2)]
 def _grown(tmp_path):
     model, emb = make_search_model(FIELDS)
     x, y = random_batch(FIELDS, 128)
-    search = dg.DimGrowCallback(emb, max_dim=4, high=0.001, low=0.0, check_every=2, window=1,
-                                monitor="loss")
+    search = dg.DimGrowCallback(emb, dg.SearchConfig(max_dim=4, high=0.001, low=0.0, check_every=2, window=1, monitor="loss"))
     model.fit(x, y, batch_size=32, epochs=2, verbose=0, callbacks=[search])
     path = str(tmp_path / "ckpt.weights.h5")
     model.save_weights(path)
@@ -30,7 +29,7 @@ def test_load_weights_into_fresh_model_resizes_and_restores_search_state(tmp_pat
     assert emb.dims == {"a": 4, "b": 2}
     fresh, fresh_emb = make_search_model(FIELDS)
     fresh.optimizer.build(fresh.trainable_variables)
-    fresh_search = dg.DimGrowCallback(fresh_emb, max_dim=4, monitor="loss")
+    fresh_search = dg.DimGrowCallback(fresh_emb, dg.SearchConfig(max_dim=4, monitor="loss"))
     fresh_search.set_model(fresh)
     fresh.load_weights(path)
     assert fresh_emb.dims == {"a": 4, "b": 2}
@@ -63,8 +62,8 @@ SCRIPT = textwrap.dedent('''
                                       vocab_size=30, seed=3)
     train = tf.data.Dataset.from_tensor_slices((x, y)).batch(100)
     model, emb = dg.build_search_model(fields, backbone="mlp", seed=5, output_dim=8)
-    search = dg.DimGrowCallback(emb, high=0.52, low=0.3, check_every=4, max_dim=4, window=1,
-                                monitor="loss")
+    search = dg.DimGrowCallback(emb, dg.SearchConfig(
+        high=0.52, low=0.3, check_every=4, max_dim=4, window=1, monitor="loss"))
 
     class Kill(keras.callbacks.Callback):
         def on_train_batch_end(self, batch, logs=None):

@@ -3,8 +3,12 @@
 import warnings
 
 import keras
+import numpy as np
 
+from dimgrow_tf.keras_compat import callback_list
+from dimgrow_tf.keras_compat import optimizer_slots
 from dimgrow_tf.keras_compat import sibling_callbacks
+from dimgrow_tf.layers.dimgrow_embedding_utils import KINDS
 
 
 def disable_xla(model):
@@ -35,3 +39,75 @@ def refuse_weight_restoring_callbacks(callback):
                 "DimGrowCallback.result() already reads the best epoch's gates "
                 "(retrain at the searched dims afterwards)."
             )
+
+
+def hold_early_stopping(callback, epoch):
+    """Keeps every `EarlyStopping` beside `callback` from ending the search.
+
+    Called at the end of an epoch whose widths have not settled: each
+    EarlyStopping's patience counter (its public `wait`) is 0 once the
+    epoch's callbacks ran, and a stop it made at this very epoch (when it
+    runs before `callback`) is undone. Stops by other callbacks are left
+    alone.
+    """
+    members = callback_list(callback)
+    position = next((i for i, c in enumerate(members) if c is callback), 0)
+    for index, other in enumerate(members):
+        if not isinstance(other, keras.callbacks.EarlyStopping):
+            continue
+        if index > position:
+            other.wait = -1  # it adds this epoch after us
+            continue
+        other.wait = 0
+        if getattr(other, "stopped_epoch", None) == epoch and epoch > 0:
+            other.stopped_epoch = 0
+            callback.model.stop_training = False
+
+
+def slice_steps_of(optimizer):
+    """The `SliceSteps` of `optimizer` (through a LossScaleOptimizer), or None."""
+    return getattr(slots_holder(optimizer), "slice_steps", None)
+
+
+def column_bytes(layer, optimizers):
+    """`{field: bytes one more column costs}`: its table column, projection
+    row, gate and mean, and the optimizer slots of the trained ones."""
+    result = {}
+    for f in layer.fields:
+        variables = layer.field_variables(f.name)
+        total = 0
+        for kind, variable in variables.items():
+            axis = KINDS[kind][0]
+            per_column = int(np.prod([d for i, d in enumerate(variable.shape) if i != axis]))
+            itemsize = np.dtype(keras.backend.standardize_dtype(variable.dtype)).itemsize
+            copies = 1 + sum(
+                len(optimizer_slots(slots_holder(o), variable))
+                for o in optimizers
+                if o is not None
+            )
+            total += per_column * itemsize * copies
+        result[f.name] = total
+    return result
+
+
+def slots_holder(optimizer):
+    """`optimizer`, or the inner optimizer of a LossScaleOptimizer."""
+    while isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        optimizer = optimizer.inner_optimizer
+    return optimizer
+
+
+def warn_global_bias_correction(optimizer):
+    """Warns once when an Adam-type optimizer lacks per-slice step counts."""
+    holder = slots_holder(optimizer)
+    if holder is None or slice_steps_of(holder) is not None:
+        return
+    if hasattr(holder, "beta_1") and hasattr(holder, "beta_2"):
+        warnings.warn(
+            f"DimGrowCallback: {type(holder).__name__} corrects the bias of a "
+            "grown column's zero moments with the global step, so its first "
+            "updates are 3-6x the learning rate. dimgrow_tf.LazyAdam counts "
+            "steps per slice (the default of build_search_model).",
+            RuntimeWarning,
+            stacklevel=3,
+        )

@@ -3,6 +3,7 @@
 import keras
 import tensorflow as tf
 
+from dimgrow_tf.optimizers.lazy_adam import LazyAdam
 from dimgrow_tf.resize.model_resize import strategy_scope
 from dimgrow_tf.resize.optimizer_state import set_optimizer_storage
 from dimgrow_tf.resize.resize_utils import is_resizable
@@ -23,7 +24,7 @@ class GateStep:
         self.layer = layer
         self._iterator = iter(data.repeat())
         with strategy_scope(model):
-            self.optimizer = optimizer or keras.optimizers.Adam(1e-3)
+            self.optimizer = optimizer or LazyAdam(1e-3)
         self._fn = None
         self._storage = None
 
@@ -34,7 +35,8 @@ class GateStep:
     def _current_storage(self):
         return [v.value for v in self._gates() + self.optimizer.variables]
 
-    def _trace(self):
+    def prepare(self):
+        """Builds the gate optimizer and matches its slots' storage to the gates'."""
         gates = self._gates()
         with strategy_scope(self.model):
             if not self.optimizer.built:
@@ -44,6 +46,10 @@ class GateStep:
                 [(g, 0) for g in gates],
                 resizable=is_resizable(gates[0], 0),
             )
+        return gates
+
+    def _trace(self):
+        gates = self.prepare()
         model, optimizer = self.model, self.optimizer
 
         @tf.function

@@ -6,38 +6,49 @@ import warnings
 import keras
 import numpy as np
 
-from dimgrow_tf.callbacks.darts_utils import GateStep
-from dimgrow_tf.callbacks.growth_rule import GrowthRule
-from dimgrow_tf.models.search_result import SearchResult
-from dimgrow_tf.field_config import FieldConfig
+from dimgrow_tf.callbacks.callback_utils import column_bytes
 from dimgrow_tf.callbacks.callback_utils import disable_xla
+from dimgrow_tf.callbacks.callback_utils import hold_early_stopping
 from dimgrow_tf.callbacks.callback_utils import refuse_weight_restoring_callbacks
+from dimgrow_tf.callbacks.callback_utils import slice_steps_of
+from dimgrow_tf.callbacks.callback_utils import warn_global_bias_correction
+from dimgrow_tf.callbacks.darts_utils import GateStep
+from dimgrow_tf.field_config import FieldConfig
+from dimgrow_tf.models.search_result import SearchResult
+from dimgrow_tf.optimizers.lazy_adam import LazyAdam
 from dimgrow_tf.resize.model_resize import apply_resize
 from dimgrow_tf.resize.model_resize import follow_resize
 from dimgrow_tf.resize.model_resize import prepare_resizing
 from dimgrow_tf.resize.model_resize import reset_compiled_functions
+from dimgrow_tf.search_config import SearchConfig
 
 
 class DimGrowCallback(keras.callbacks.Callback):
     """Grows and shrinks a `DimGrowEmbedding` during `model.fit`.
 
-    Every `check_every` training steps (optimizer updates, counted from
-    `optimizer.iterations`, so `steps_per_execution` does not change the
-    cadence; a check runs at the first callback call at or after each
-    multiple) the callback reads the gates and
-    applies `GrowthRule` (grow a field by one column when all its gates
-    exceed `high`; drop collapsed columns when a gate falls below `low`).
-    A resize assigns values of the new width to the same variables and to
-    their optimizer slots (values carried), so the traced train, test and
-    predict functions stay valid: a whole search traces them once. The
-    search model runs without XLA (`jit_compile=False`), which needs static
-    shapes; the callback switches it off, with a warning, if it was on.
+    Every `config.check_every` training steps (optimizer updates, counted
+    from `optimizer.iterations`, so `steps_per_execution` does not change
+    the cadence) the callback reads the gates and applies the config's
+    `GrowthRule` (grow a field by one column when all its gates exceed
+    `high`; drop collapsed columns when a gate falls below `low`). A resize
+    assigns values of the new width to the same variables and to their
+    optimizer slots (values carried; with `LazyAdam` new slices get their
+    own bias correction), so the traced train, test and predict functions
+    stay valid: a whole search traces them once. The search model runs
+    without XLA (`jit_compile=False`), which needs static shapes; the
+    callback switches it off, with a warning, if it was on.
 
-    At each epoch end it writes `dim_<field>`, `total_dims` and
-    `embedding_bytes` into `logs` (so History, CSVLogger and TensorBoard
-    placed *after* it see them) and keeps a snapshot of the gates at the
-    best `monitor` value; `result()` reads the final dims from it (gates >
-    0.5 per field, 0 = dropped).
+    Settling: until `config.settle_checks` checks in a row made no resize,
+    the search is not settled; at the end of such an epoch every
+    `keras.callbacks.EarlyStopping` beside it has its patience counter
+    reset (and its stop undone), so the search never ends while widths are
+    still changing. `epochs` still bounds the run.
+
+    At each epoch end it writes `dim_<field>`, `total_dims`,
+    `embedding_bytes` and `dimgrow_settled` into `logs` (so History,
+    CSVLogger and TensorBoard placed *after* it see them) and keeps a
+    snapshot of the gates at the best `config.monitor` value; `result()`
+    reads the final dims from it (gates > 0.5 per field, 0 = dropped).
 
     `history` lists every resize event; `resize_seconds` holds the wall
     time of each check that resized (not saved).
@@ -53,92 +64,64 @@ class DimGrowCallback(keras.callbacks.Callback):
 
     Args:
         layer: the `DimGrowEmbedding` inside the fitted model.
-        max_dim: int. Width cap (a FieldConfig's `max_dim` overrides it).
-            Defaults to `16`.
-        low: float. Shrink threshold. Defaults to `0.01`.
-        high: float. Grow threshold. Defaults to `0.6`.
-        budget: int. Cap on the total width. Defaults to `1000`.
-        window: int. Consecutive checks a condition must hold (the
-            consistency window; 2 was best in our Frappe runs, see README).
-            Defaults to `2`.
-        check_every: int. Training steps between checks. Defaults to `50`.
-        monitor: str. Metric picking the best epoch. Defaults to
-            `"val_auc"`; if missing, a warning lists the available keys and
-            the last epoch is used.
-        mode: str. `"max"`, `"min"` or `"auto"` (max for names holding
-            "auc" or "acc"). Defaults to `"auto"`.
+        config: `SearchConfig`. Defaults to `SearchConfig()`.
         gate_data: optional `tf.data.Dataset` of `(x, y)` batches for DARTS
             gate updates. Defaults to `None` (gates train with the model).
-        gate_optimizer: optimizer for DARTS updates. Defaults to Adam 1e-3.
-        grow_initializer: initializer of grown columns. Defaults to
-            `RandomNormal(stddev=0.01)`.
+        gate_optimizer: optimizer for DARTS updates. Defaults to
+            `LazyAdam(config.gate_learning_rate)`.
         verbose: int. 1 prints each resize. Defaults to `0`.
 
     Example:
 
     ```python
-    search = dimgrow_tf.DimGrowCallback(emb, max_dim=16)
+    search = dimgrow_tf.DimGrowCallback(emb, dimgrow_tf.SearchConfig(max_dim=16))
     model.fit(train_ds, validation_data=valid_ds, epochs=20, callbacks=[search])
     result = search.result()     # SearchResult; result.dims
     ```
     """
 
-    def __init__(
-        self,
-        layer,
-        max_dim=16,
-        low=0.01,
-        high=0.6,
-        budget=1000,
-        window=2,
-        check_every=50,
-        monitor="val_auc",
-        mode="auto",
-        gate_data=None,
-        gate_optimizer=None,
-        grow_initializer=None,
-        verbose=0,
-    ):
+    def __init__(self, layer, config=None, gate_data=None, gate_optimizer=None, verbose=0):
         super().__init__()
         if not hasattr(layer, "resize") or not hasattr(layer, "gate_values"):
             raise TypeError(
                 f"`layer` must be a DimGrowEmbedding. Received: {layer!r}"
             )
+        if config is None:
+            config = SearchConfig()
+        elif isinstance(config, dict):
+            config = SearchConfig.from_config(config)
+        elif not isinstance(config, SearchConfig):
+            raise TypeError(f"`config` must be a SearchConfig. Received: {config!r}")
         self.layer = layer
-        self.rule = GrowthRule(
-            low=low, high=high, max_dim=max_dim, budget=budget, window=window
-        )
-        if isinstance(check_every, bool) or not isinstance(check_every, int):
-            raise ValueError(
-                f"`check_every` must be a positive integer. Received: {check_every!r}"
-            )
-        if check_every < 1:
-            raise ValueError(f"`check_every` must be >= 1. Received: {check_every}")
-        if mode not in ("auto", "max", "min"):
-            raise ValueError(
-                f"`mode` must be 'auto', 'max' or 'min'. Received: {mode!r}"
-            )
-        self.check_every = check_every
-        self.monitor = monitor
-        self.mode = mode
+        self.config = config
+        self.rule = config.growth_rule()
         self.gate_data = gate_data
         self.gate_optimizer = gate_optimizer
-        self.grow_initializer = grow_initializer
         self.verbose = verbose
         self.history = []
         self.resize_seconds = []
         self.step = 0
+        self.quiet_checks = 0
         self._seen_iterations = None
         self.streaks = {}
         self._best = None
         self._warned_monitor = False
         self._gate_step = None
+        self._column_bytes = None
+        self._pending_slice_steps = None
 
     @property
-    def _maximize(self):
-        if self.mode != "auto":
-            return self.mode == "max"
-        return any(k in self.monitor for k in ("auc", "acc"))
+    def check_every(self):
+        return self.config.check_every
+
+    @property
+    def monitor(self):
+        return self.config.monitor
+
+    @property
+    def settled(self):
+        """True once `config.settle_checks` checks in a row made no resize."""
+        return self.quiet_checks >= self.config.settle_checks
 
     def set_model(self, model):
         super().set_model(model)
@@ -161,14 +144,27 @@ class DimGrowCallback(keras.callbacks.Callback):
             best["fields"] = [f.get_config() for f in best["fields"]]
         return {
             "step": self.step,
+            "quiet_checks": self.quiet_checks,
             "streaks": {k: list(v) for k, v in self.streaks.items()},
             "history": self.history,
             "best": best,
+            "slice_steps": {
+                role: steps.get_state() for role, steps in self._slice_steps().items()
+            },
         }
+
+    def _slice_steps(self):
+        """`{"model" | "gates": SliceSteps}` of the optimizers that keep them."""
+        optimizers = {"model": getattr(self.model, "optimizer", None)}
+        if self._gate_step is not None:
+            optimizers["gates"] = self._gate_step.optimizer
+        found = {role: slice_steps_of(o) for role, o in optimizers.items()}
+        return {role: steps for role, steps in found.items() if steps is not None}
 
     def set_state(self, state):
         """Restores `get_state()` output (e.g. when a checkpoint is loaded)."""
         self.step = int(state["step"])
+        self.quiet_checks = int(state.get("quiet_checks", 0))
         self.streaks = {k: tuple(v) for k, v in state["streaks"].items()}
         self.history = list(state["history"])
         best = state.get("best")
@@ -176,6 +172,17 @@ class DimGrowCallback(keras.callbacks.Callback):
             best = dict(best)
             best["fields"] = [FieldConfig.from_config(f) for f in best["fields"]]
         self._best = best
+        self._pending_slice_steps = state.get("slice_steps") or None
+        self._restore_slice_steps()
+
+    def _restore_slice_steps(self):
+        if self._pending_slice_steps is None or self.model is None:
+            return
+        found = self._slice_steps()
+        for role, saved in list(self._pending_slice_steps.items()):
+            if role in found:
+                found[role].set_state(saved)
+                del self._pending_slice_steps[role]
 
     def on_train_begin(self, logs=None):
         refuse_weight_restoring_callbacks(self)
@@ -184,12 +191,20 @@ class DimGrowCallback(keras.callbacks.Callback):
         if self.gate_data is not None:
             self.layer.set_gates_trainable(False)
             self._gate_step = GateStep(
-                self.model, self.layer, self.gate_data, self.gate_optimizer
+                self.model, self.layer, self.gate_data,
+                self.gate_optimizer or LazyAdam(self.config.gate_learning_rate),
             )
+            self._gate_step.prepare()
             reset = True
         if reset:
             reset_compiled_functions(self.model)
         prepare_resizing(self.model, self.layer, self._extra_optimizers())
+        warn_global_bias_correction(getattr(self.model, "optimizer", None))
+        self._restore_slice_steps()
+        if self.config.budget_bytes is not None:
+            self._column_bytes = column_bytes(
+                self.layer, [self.model.optimizer, *self._extra_optimizers()]
+            )
 
     def on_train_end(self, logs=None):
         if self._gate_step is not None:
@@ -240,14 +255,17 @@ class DimGrowCallback(keras.callbacks.Callback):
     def check(self, epoch=None):
         """Applies the growth rule once; returns the plan it applied."""
         gates = self.layer.gate_values()
-        plan, self.streaks = self.rule.decide(self.layer.fields, gates, self.streaks)
+        plan, self.streaks = self.rule.decide(
+            self.layer.fields, gates, self.streaks, self._column_bytes
+        )
         if not plan:
+            self.quiet_checks += 1
             return plan
+        self.quiet_checks = 0
         before = self.layer.dims
         start = time.perf_counter()
         apply_resize(
-            self.model, self.layer, plan, initializer=self.grow_initializer,
-            extra_optimizers=self._extra_optimizers(),
+            self.model, self.layer, plan, extra_optimizers=self._extra_optimizers()
         )
         self.resize_seconds.append(time.perf_counter() - start)
         for name in (f.name for f in self.layer.fields if f.name in plan):
@@ -279,6 +297,9 @@ class DimGrowCallback(keras.callbacks.Callback):
             logs[f"dim_{name}"] = d
         logs["total_dims"] = sum(dims.values())
         logs["embedding_bytes"] = self.layer.embedding_bytes()
+        logs["dimgrow_settled"] = float(self.settled)
+        if not self.settled:
+            hold_early_stopping(self, epoch)
         value = logs.get(self.monitor)
         if value is None:
             if not self._warned_monitor:
@@ -298,7 +319,7 @@ class DimGrowCallback(keras.callbacks.Callback):
         if (
             self._best is None
             or self._best["value"] is None
-            or (value > self._best["value"] if self._maximize else value < self._best["value"])
+            or (value > self._best["value"] if self.config.maximize else value < self._best["value"])
         ):
             self._snapshot(epoch, value)
 
@@ -325,26 +346,10 @@ class DimGrowCallback(keras.callbacks.Callback):
         )
 
     def get_config(self):
-        config = self.rule.get_config()
-        config.update(
-            check_every=self.check_every,
-            monitor=self.monitor,
-            mode=self.mode,
-            grow_initializer=keras.initializers.serialize(
-                keras.initializers.get(self.grow_initializer)
-            )
-            if self.grow_initializer is not None
-            else None,
-            verbose=self.verbose,
-        )
-        return config
+        return {"config": self.config.get_config(), "verbose": self.verbose}
 
     @classmethod
     def from_config(cls, config, layer, gate_data=None, gate_optimizer=None):
         config = dict(config)
-        if config.get("grow_initializer") is not None:
-            config["grow_initializer"] = keras.initializers.deserialize(
-                config["grow_initializer"]
-            )
-        return cls(layer, gate_data=gate_data, gate_optimizer=gate_optimizer, **config)
-
+        search = SearchConfig.from_config(config.pop("config", {}))
+        return cls(layer, search, gate_data=gate_data, gate_optimizer=gate_optimizer, **config)

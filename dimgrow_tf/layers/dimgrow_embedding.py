@@ -14,6 +14,7 @@ from dimgrow_tf.layers.dimgrow_embedding_utils import LayerHooks
 from dimgrow_tf.layers.dimgrow_embedding_utils import TraceCounts
 from dimgrow_tf.layers.dimgrow_embedding_utils import check_layer_args
 from dimgrow_tf.layers.dimgrow_embedding_utils import check_plan_entry
+from dimgrow_tf.layers.dimgrow_embedding_utils import column_initializer
 from dimgrow_tf.layers.dimgrow_embedding_utils import variable_specs
 from dimgrow_tf.layers.input_utils import gather_rows
 from dimgrow_tf.layers.input_utils import lookup_ids
@@ -150,10 +151,16 @@ class DimGrowEmbedding(keras.layers.Layer):
 
     def gate_values(self):
         """`{field name: np.ndarray of its current gate values}`."""
-        return {
-            name: 1.0 / (1.0 + np.exp(-self.temperature * np.asarray(v["gate_logits"])))
-            for name, v in self._vars.by_field.items()
-        }
+        names = list(self._vars.by_field)
+        if not names:
+            return {}
+        # One read of all logits: a search checks the gates every few steps.
+        logits = keras.ops.convert_to_numpy(ops.concatenate(
+            [self._vars.by_field[n]["gate_logits"].value for n in names], axis=0
+        ))
+        gates = 1.0 / (1.0 + np.exp(-self.temperature * logits.astype("float64")))
+        bounds = np.cumsum([self._fields[n].dim for n in names])[:-1]
+        return dict(zip(names, np.split(gates, bounds)))
 
     @property
     def trace_counts(self):
@@ -278,27 +285,24 @@ class DimGrowEmbedding(keras.layers.Layer):
             batch = input_shape[0]
         return (batch, self.output_dim)
 
-    def resize(self, plan, initializer=None):
+    def resize(self, plan):
         """Resizes fields in place; returns the `VariableRemap`s it made.
 
         Every variable of a resized field is assigned its value at the new
         width (same variable object, resizable storage, the old buffer is
         freed); surviving columns keep their values exactly. Fresh table
-        columns and projection rows are drawn from `initializer`
-        (`RandomNormal(stddev=0.01)` by default), fresh gate logits start
+        columns and projection rows are drawn from N(0, 0.01), the rule
+        `build` uses for every column and row too; fresh gate logits start
         at 0 (g = 0.5) and fresh moving means at 0. The optimizer's slots
         must follow: use `apply_resize`, which does it (as
         `DimGrowCallback` does).
 
         Args:
             plan: dict `{field name: FieldResize}`.
-            initializer: initializer for fresh columns. Defaults to `None`.
         """
         if not self.built:
             raise ValueError(f"Layer {self.name!r} must be built before resize.")
-        init = keras.initializers.get(
-            initializer or keras.initializers.RandomNormal(stddev=0.01)
-        )
+        init = column_initializer()
         remaps = []
         for name, change in plan.items():
             field = check_plan_entry(self._fields, name, change)

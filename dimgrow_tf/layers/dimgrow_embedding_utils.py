@@ -69,11 +69,21 @@ def check_plan_entry(fields, name, change):
     return field
 
 
+# The one initialisation rule of table columns and projection rows, at build
+# and at every grow (the reference's N(0, 0.01) for both).
+COLUMN_STDDEV = 0.01
+
+
+def column_initializer():
+    """`RandomNormal(stddev=COLUMN_STDDEV)`: every table column and projection row."""
+    return keras.initializers.RandomNormal(stddev=COLUMN_STDDEV)
+
+
 def variable_specs(field, width, output_dim):
-    """`{kind: (shape, default initializer)}` of a field at `width`."""
+    """`{kind: (shape, initializer)}` of a field at `width`."""
     return {
-        "embeddings": ((field.vocab_size, width), keras.initializers.RandomNormal(stddev=0.01)),
-        "projection": ((width, output_dim), "glorot_uniform"),
+        "embeddings": ((field.vocab_size, width), column_initializer()),
+        "projection": ((width, output_dim), column_initializer()),
         "gate_logits": ((width,), "zeros"),
         "moving_mean": ((width,), "zeros"),
     }

@@ -11,7 +11,7 @@ from dimgrow_tf.resize.optimizer_state import set_optimizer_storage
 from dimgrow_tf.resize.optimizer_state import resize_optimizer_state
 
 
-def apply_resize(model, layer, plan, initializer=None, extra_optimizers=()):
+def apply_resize(model, layer, plan, extra_optimizers=()):
     """Resizes `layer` inside `model`; training goes on with the new widths.
 
     The layer's variables and the optimizer slots of those variables are
@@ -30,8 +30,6 @@ def apply_resize(model, layer, plan, initializer=None, extra_optimizers=()):
         model: the compiled `keras.Model` holding `layer`.
         layer: a built `DimGrowEmbedding`.
         plan: dict `{field name: FieldResize}`.
-        initializer: initializer of fresh columns; `None` for the layer's
-            default `RandomNormal(stddev=0.01)`.
         extra_optimizers: more optimizers whose state must follow (e.g. a
             DARTS gate optimizer). Defaults to `()`.
 
@@ -50,7 +48,7 @@ def apply_resize(model, layer, plan, initializer=None, extra_optimizers=()):
     with strategy_scope(model):
         for name, change in plan.items():
             before = layer.dims.get(name)
-            remaps = layer.resize({name: change}, initializer=initializer)
+            remaps = layer.resize({name: change})
             if remaps:
                 follow_resize(model, remaps, extra_optimizers)
                 changed[name] = (before, change.new_width)
