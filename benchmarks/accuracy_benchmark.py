@@ -1,14 +1,16 @@
-"""DimGrow-then-retrain vs uniform-d on the shared real splits.
+"""DimGrow search + retrain vs uniform-16 and SuperNet prune on the shared splits.
 
-Reads `../shared/data/splits/<dataset>` (never copied into the repo), runs for
-each seed: the DimGrow search, a retrain at the final dims, and a uniform-d
-model trained the same way; reports test AUC / logloss, total dims,
-embedding parameters and wall time. Writes
-`benchmarks/results/accuracy_<tag>.json` and `.md`.
+Reads `../shared/data/splits/<dataset>` (never copied into the repo) and runs,
+for each seed, the library's one search -> retrain path
+(`dimgrow_tf.search_and_retrain`, default `SearchConfig` and `TrainSettings`
+apart from the per-dataset alpha and batch below), the searched model itself
+(gates folded, no retrain), the SuperNet-prune baseline (every field at 16,
+same gates, never resized, dims = gates > 0.5, retrained) and uniform-16.
+Reports test AUC / logloss, dims, embedding parameters, resize events and
+wall times, all from one run. Writes `benchmarks/results/accuracy_<tag>.{json,md}`.
 
 Usage:
-    .venv/bin/python benchmarks/accuracy_benchmark.py --datasets frappe movielens_100k \
-        --seeds 0 1 --epochs 30
+    .venv/bin/python benchmarks/accuracy_benchmark.py --seeds 0 1 2
 """
 
 import argparse
@@ -19,131 +21,138 @@ import time
 
 import numpy as np
 
+import dimgrow_tf as dg
 from dimgrow_tf.data.datasets import load_split_dir
+from dimgrow_tf.data.datasets import to_dataset
+from dimgrow_tf.export.compact_model import compact_model
 from dimgrow_tf.models.builders import uniform_fields
-from dimgrow_tf.models.search_and_retrain import TrainSettings
 from dimgrow_tf.models.search_and_retrain import evaluate
-from dimgrow_tf.models.search_and_retrain import run_search
-from dimgrow_tf.models.search_and_retrain import run_supernet_search
-from dimgrow_tf.models.search_and_retrain import train_fixed
+from dimgrow_tf.models.search_and_retrain import retrain
+from dimgrow_tf.models.search_and_retrain import search
+from dimgrow_tf.models.search_and_retrain import supernet_config
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SPLITS = os.path.join(HERE, "..", "..", "shared", "data", "splits")
-# Reference alphas (MovieLens 0.1, Criteo 0.02). Frappe has none: 0.02 beat 0.005
-# in our two-seed runs (README, Results).
+DATASETS = ("frappe", "movielens_100k", "criteo")
+# The reference's alphas (MovieLens 0.1, Criteo 0.02; Frappe has none, 0.02).
 ALPHA = {"movielens_100k": 0.1, "criteo": 0.02, "frappe": 0.02}
+# Criteo 10k has 8,000 training rows: batch 64 gives it 125 steps per epoch.
+BATCH = {"criteo": 64}
+# The authors' PyTorch code on the same splits (issue #11's table).
+AUTHORS_AUC = {"frappe": 0.9553, "movielens_100k": 0.7800}
 
 
-def run_dataset(name, seeds, args):
-    fields, splits = load_split_dir(os.path.join(args.splits, name))
-    train, valid, test = splits["train"], splits["valid"], splits["test"]
-    rows = []
-    for seed in seeds:
-        settings = TrainSettings(
-            batch_size=args.batch_size, epochs=args.epochs,
-            patience=args.patience, seed=seed,
-        )
-        alpha = args.alpha if args.alpha is not None else ALPHA.get(name, 0.02)
-        t0 = time.perf_counter()
-        result, info = run_search(
-            fields, train, valid, settings, alpha=alpha,
-            callback_kwargs={"check_every": args.check_every, "window": args.window,
-                             "max_dim": 16},
-        )
-        t_search = time.perf_counter() - t0
-        model, retrain_info = train_fixed(result, train, valid, settings)
-        dimgrow = evaluate(model, test)
-        t_total = time.perf_counter() - t0
-        t2 = time.perf_counter()
-        supernet_result, _ = run_supernet_search(
-            fields, train, valid, settings, alpha=alpha, width=args.uniform_dim
-        )
-        supernet_model, _ = train_fixed(supernet_result, train, valid, settings)
-        supernet = evaluate(supernet_model, test)
-        t_supernet = time.perf_counter() - t2
-        t1 = time.perf_counter()
-        base_fields = uniform_fields(fields, args.uniform_dim)
-        base_model, base_info = train_fixed(base_fields, train, valid, settings)
-        base = evaluate(base_model, test)
-        t_base = time.perf_counter() - t1
-        rows.append({
-            "dataset": name, "seed": seed, "alpha": alpha,
-            "dimgrow_auc": dimgrow["auc"], "dimgrow_logloss": dimgrow["logloss"],
-            "uniform_auc": base["auc"], "uniform_logloss": base["logloss"],
-            "supernet_auc": supernet["auc"], "supernet_logloss": supernet["logloss"],
-            "supernet_dims": supernet_result.total_dims,
-            "supernet_params": supernet_result.embedding_params,
-            "supernet_total_seconds": t_supernet,
-            "dimgrow_dims": result.total_dims,
-            "uniform_dims": args.uniform_dim * len(fields),
-            "dimgrow_params": result.embedding_params,
-            "uniform_params": sum(f.vocab_size * f.dim for f in base_fields),
-            "search_seconds": t_search, "search_epochs": info["epochs"],
-            "resizes": info["resizes"], "dimgrow_total_seconds": t_total,
-            "uniform_seconds": t_base, "uniform_epochs": base_info["epochs"],
-            "retrain_epochs": retrain_info["epochs"], "dims": result.dims,
-        })
-        print(json.dumps({k: v for k, v in rows[-1].items() if k != "dims"}), flush=True)
-    return rows
+def run_seed(name, fields, splits, seed, args):
+    settings = dg.TrainSettings(batch_size=args.batch_size or BATCH.get(name, 256),
+                                epochs=args.epochs, seed=seed)
+    overrides = dict(json.loads(args.config))
+    overrides.setdefault("alpha", ALPHA.get(name, dg.SearchConfig.alpha))
+    config = dg.SearchConfig(**overrides)
+    train = to_dataset(*splits["train"], settings.batch_size, shuffle=True, seed=seed)
+    valid = to_dataset(*splits["valid"], 4096)
+    test = splits["test"]
+
+    run = dg.search_and_retrain(fields, train, valid, settings, config)
+    result, timings = run.result, run.result.timings
+    dimgrow = evaluate(run.model, test)
+    searched = evaluate(compact_model(run.search_model), test)
+
+    start = time.perf_counter()
+    wide = uniform_fields(fields, args.uniform_dim)
+    supernet_result, _, _ = search(wide, train, valid, settings,
+                                   supernet_config(config, args.uniform_dim))
+    supernet_model, _ = retrain(supernet_result, train, valid, settings)
+    supernet = evaluate(supernet_model, test)
+    supernet_seconds = time.perf_counter() - start
+
+    uniform_model, uniform_info = retrain(wide, train, valid, settings)
+    uniform = evaluate(uniform_model, test)
+    return {
+        "dataset": name, "seed": seed, "config": config.get_config(),
+        "settings": settings.get_config(),
+        "dimgrow_auc": dimgrow["auc"], "dimgrow_logloss": dimgrow["logloss"],
+        "searched_auc": searched["auc"], "searched_logloss": searched["logloss"],
+        "uniform_auc": uniform["auc"], "uniform_logloss": uniform["logloss"],
+        "supernet_auc": supernet["auc"], "supernet_logloss": supernet["logloss"],
+        "dimgrow_dims": result.total_dims, "supernet_dims": supernet_result.total_dims,
+        "uniform_dims": args.uniform_dim * len(fields),
+        "dimgrow_params": result.embedding_params,
+        "supernet_params": supernet_result.embedding_params,
+        "uniform_params": sum(f.vocab_size * f.dim for f in wide),
+        "resizes": timings["resizes"], "settled": timings["settled"],
+        "search_epochs": timings["epochs"], "retrain_epochs": timings["retrain_epochs"],
+        "search_seconds": timings["seconds"], "retrain_seconds": timings["retrain_seconds"],
+        "uniform_seconds": uniform_info["seconds"], "uniform_epochs": uniform_info["epochs"],
+        "supernet_seconds": supernet_seconds, "dims": result.dims,
+    }
+
+
+MEANS = ("dimgrow_auc", "searched_auc", "uniform_auc", "supernet_auc", "dimgrow_logloss",
+         "searched_logloss", "uniform_logloss", "supernet_logloss", "dimgrow_dims",
+         "uniform_dims", "supernet_dims", "dimgrow_params", "uniform_params",
+         "supernet_params", "search_seconds", "retrain_seconds", "uniform_seconds",
+         "supernet_seconds", "resizes")
 
 
 def summarise(rows):
     out = []
-    for name in sorted({r["dataset"] for r in rows}):
+    for name in [d for d in DATASETS if any(r["dataset"] == d for r in rows)]:
         rs = [r for r in rows if r["dataset"] == name]
-
-        def ms(key):
-            v = np.array([r[key] for r in rs], dtype=float)
-            return float(v.mean()), float(v.std())
-
-        out.append({"dataset": name, "seeds": len(rs),
-                    **{k: ms(k) for k in ("dimgrow_auc", "uniform_auc", "supernet_auc",
-                                          "dimgrow_logloss", "uniform_logloss",
-                                          "supernet_logloss", "dimgrow_dims",
-                                          "uniform_dims", "supernet_dims",
-                                          "dimgrow_params", "uniform_params",
-                                          "supernet_params", "dimgrow_total_seconds",
-                                          "uniform_seconds", "supernet_total_seconds")}})
+        stats = {k: (float(np.mean([r[k] for r in rs])), float(np.std([r[k] for r in rs])))
+                 for k in MEANS}
+        total = stats["search_seconds"][0] + stats["retrain_seconds"][0]
+        out.append({
+            "dataset": name, "seeds": len(rs), **stats,
+            "min_resizes": min(r["resizes"] for r in rs),
+            "all_settled": all(r["settled"] for r in rs),
+            "wall_ratio": total / stats["uniform_seconds"][0],
+            "authors_auc": AUTHORS_AUC.get(name),
+        })
     return out
 
 
 def markdown(summary, args):
     lines = [
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores; batch {args.batch_size}, "
-        f"≤ {args.epochs} epochs, early stopping patience {args.patience} on val AUC, "
-        f"check_every {args.check_every}, window {args.window}; mean ± std over seeds.",
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores (shared). One run of "
+        f"`benchmarks/accuracy_benchmark.py --seeds {' '.join(map(str, args.seeds))}"
+        f"{' --config ' + repr(args.config) if args.config != '{}' else ''}`: default "
+        f"`SearchConfig` / `TrainSettings` (≤ {args.epochs} epochs, patience 2 on val AUC, "
+        "LazyAdam) with the reference alpha per dataset and batch 256 (Criteo 10k: 64). "
+        "Test AUC mean ± std over seeds. *Searched* is the search model itself (gates "
+        "folded, no retrain); SuperNet = every field at 16 with the same gates, pruned "
+        "to gates > 0.5 and retrained.",
         "",
-        "| dataset | seeds | AUC DimGrow | AUC uniform-16 | AUC SuperNet prune | ΔAUC vs "
-        "uniform | logloss DimGrow / uniform / SuperNet | dims DimGrow / uniform / SuperNet "
-        "| emb. params DimGrow / uniform / SuperNet | wall s (search+retrain) DimGrow / "
-        "uniform / SuperNet |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| dataset | seeds | DimGrow (retrained) | searched, no retrain | uniform-16 | "
+        "SuperNet prune | authors' code | Δ vs uniform | dims DimGrow / SuperNet / uniform "
+        "| emb. params DimGrow / uniform | resizes per seed (min) | settled | wall s: "
+        "search + retrain / uniform-16 (ratio) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for s in summary:
-        f = lambda k, p=4: f"{s[k][0]:.{p}f} ± {s[k][1]:.{p}f}"  # noqa: E731
+        f = lambda k: f"{s[k][0]:.4f} ± {s[k][1]:.4f}"  # noqa: E731
         m = lambda k, p=0: f"{s[k][0]:,.{p}f}"  # noqa: E731
+        authors = f"{s['authors_auc']:.4f}" if s["authors_auc"] else "—"
         lines.append(
-            f"| {s['dataset']} | {s['seeds']} | {f('dimgrow_auc')} | {f('uniform_auc')} | "
-            f"{f('supernet_auc')} | {s['dimgrow_auc'][0] - s['uniform_auc'][0]:+.4f} | "
-            f"{m('dimgrow_logloss', 4)} / {m('uniform_logloss', 4)} / "
-            f"{m('supernet_logloss', 4)} | {m('dimgrow_dims', 1)} / {m('uniform_dims')} / "
-            f"{m('supernet_dims', 1)} | {m('dimgrow_params')} / {m('uniform_params')} / "
-            f"{m('supernet_params')} | {m('dimgrow_total_seconds')} / "
-            f"{m('uniform_seconds')} / {m('supernet_total_seconds')} |"
+            f"| {s['dataset']} | {s['seeds']} | {f('dimgrow_auc')} | {f('searched_auc')} | "
+            f"{f('uniform_auc')} | {f('supernet_auc')} | {authors} | "
+            f"{s['dimgrow_auc'][0] - s['uniform_auc'][0]:+.4f} | {m('dimgrow_dims', 1)} / "
+            f"{m('supernet_dims', 1)} / {m('uniform_dims')} | {m('dimgrow_params')} / "
+            f"{m('uniform_params')} | {m('resizes', 1)} ({s['min_resizes']}) | "
+            f"{'yes' if s['all_settled'] else 'no'} | {m('search_seconds')} + "
+            f"{m('retrain_seconds')} / {m('uniform_seconds')} ({s['wall_ratio']:.1f}×) |"
         )
     return "\n".join(lines) + "\n"
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--datasets", nargs="+", default=["frappe", "movielens_100k"])
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
-    parser.add_argument("--epochs", type=int, default=30)
-    parser.add_argument("--patience", type=int, default=2)
-    parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--check-every", type=int, default=50)
-    parser.add_argument("--window", type=int, default=2)
-    parser.add_argument("--alpha", type=float, default=None)
+    parser.add_argument("--datasets", nargs="+", default=list(DATASETS))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--epochs", type=int, default=dg.TrainSettings.epochs)
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help="one batch size for every dataset (default: 256, Criteo 64)")
+    parser.add_argument("--config", default="{}",
+                        help="JSON of SearchConfig overrides, e.g. '{\"window\": 2}'")
     parser.add_argument("--uniform-dim", type=int, default=16)
     parser.add_argument("--splits", default=SPLITS)
     parser.add_argument("--tag", default="splits")
@@ -153,7 +162,11 @@ def main():
         raise SystemExit(f"Split directories not found under {args.splits}: {missing}")
     rows = []
     for name in args.datasets:
-        rows += run_dataset(name, args.seeds, args)
+        fields, splits = load_split_dir(os.path.join(args.splits, name))
+        for seed in args.seeds:
+            rows.append(run_seed(name, fields, splits, seed, args))
+            print(json.dumps({k: v for k, v in rows[-1].items()
+                              if k not in ("dims", "config", "settings")}), flush=True)
     summary = summarise(rows)
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
     base = os.path.join(HERE, "results", f"accuracy_{args.tag}")

@@ -84,7 +84,7 @@ def child(args):
         )
         rule = {} if args.config == "dimgrow" else {"low": 0.0, "high": 1.0}
         search = dg.DimGrowCallback(
-            emb, check_every=args.check_every, monitor="loss", **rule
+            emb, dg.SearchConfig(check_every=args.check_every, monitor="loss", **rule)
         )
         callbacks.append(search)
     else:

@@ -21,19 +21,17 @@ import platform
 import tempfile
 import time
 
-import keras
 import numpy as np
 import tensorflow as tf
 
-from dimgrow_tf.callbacks.dimgrow_callback import DimGrowCallback
 from dimgrow_tf.data.datasets import load_split_dir
-from dimgrow_tf.data.datasets import to_dataset
 from dimgrow_tf.export import export_saved_model
-from dimgrow_tf.models.builders import build_search_model
 from dimgrow_tf.models.builders import uniform_fields
 from dimgrow_tf.models.search_and_retrain import TrainSettings
 from dimgrow_tf.models.search_and_retrain import binary_metrics
+from dimgrow_tf.models.search_and_retrain import run_search
 from dimgrow_tf.models.search_and_retrain import train_fixed
+from dimgrow_tf.search_config import SearchConfig
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SPLITS = os.path.join(HERE, "..", "..", "shared", "data", "splits")
@@ -87,21 +85,9 @@ def run_dataset(name, args, base):
     fields, splits = load_split_dir(os.path.join(args.splits, name))
     train, valid, test = splits["train"], splits["valid"], splits["test"]
     settings = TrainSettings(batch_size=args.batch_size, epochs=args.epochs, seed=args.seed)
-    alpha = ALPHA.get(name, 0.02)
-    t0 = time.perf_counter()
-    keras.utils.set_random_seed(settings.seed)
-    search_model, emb = build_search_model(
-        fields, output_dim=settings.output_dim, alpha=alpha, seed=settings.seed
-    )
-    search = DimGrowCallback(emb, check_every=args.check_every, max_dim=16)
-    search_model.fit(
-        to_dataset(*train, settings.batch_size, shuffle=True, seed=settings.seed),
-        validation_data=to_dataset(*valid, 4096), epochs=settings.epochs,
-        callbacks=[search, keras.callbacks.EarlyStopping("val_auc", mode="max", patience=2)],
-        verbose=0,
-    )
-    result = search.result()
-    search_seconds = time.perf_counter() - t0
+    config = SearchConfig(alpha=ALPHA.get(name, SearchConfig.alpha))
+    result, info = run_search(fields, train, valid, settings, config)
+    search_model, search_seconds = info["model"], info["seconds"]
     retrained, _ = train_fixed(result, train, valid, settings)
     uniform, _ = train_fixed(uniform_fields(fields, 16), train, valid, settings)
     models = {"dimgrow_retrained": retrained, "dimgrow_searched_folded": search_model,
@@ -171,7 +157,6 @@ def main():
     parser.add_argument("--splits", default=SPLITS)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--check-every", type=int, default=50)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--calls", type=int, default=400)
     parser.add_argument("--warmup-calls", type=int, default=20)

@@ -93,8 +93,9 @@ def main(argv=None):
     search_model, emb = dg.build_search_model(fields, seed=0)
     # Thresholds that make resizes happen early (gates start at 0.5): this
     # checks the engine, not the search's quality.
-    search = dg.DimGrowCallback(emb, high=0.5001, low=0.0, window=1, max_dim=8,
-                                check_every=args.check_every, monitor="loss")
+    search = dg.DimGrowCallback(emb, dg.SearchConfig(
+        high=0.5001, low=0.0, window=1, max_dim=8, check_every=args.check_every,
+        monitor="loss"))
     report["search_ms_per_step"] = _fit(search_model, x, y, args, [search])
     report["search_resizes"] = len(search.history)
     report["search_traces"] = emb.trace_counts

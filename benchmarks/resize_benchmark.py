@@ -58,7 +58,7 @@ def latency_child(args):
     fields = [dg.FieldConfig(n, v) for n, v in sizes.items()]
     model, emb = dg.build_search_model(fields, alpha=0.02, seed=0)
     model.compile(optimizer=dg.LazyAdam(1e-3), loss="binary_crossentropy")
-    search = dg.DimGrowCallback(emb, check_every=10**9, monitor="loss")
+    search = dg.DimGrowCallback(emb, dg.SearchConfig(check_every=10**9, monitor="loss"))
     search.set_model(model)
     search.on_train_begin()
     model.make_train_function()

@@ -23,12 +23,15 @@ from dimgrow_tf.layers.wide_deep import WideDeep
 from dimgrow_tf.models.builders import build_model
 from dimgrow_tf.models.builders import build_search_model
 from dimgrow_tf.models.builders import uniform_fields
+from dimgrow_tf.models.search_and_retrain import TrainSettings
+from dimgrow_tf.models.search_and_retrain import search_and_retrain
 from dimgrow_tf.models.search_report import write_search_report
 from dimgrow_tf.models.search_result import SearchResult
 from dimgrow_tf.optimizers.lazy_adam import LazyAdam
 from dimgrow_tf.resize.field_resize import FieldResize
 from dimgrow_tf.resize.model_resize import apply_resize
 from dimgrow_tf.resize.optimizer_state import resize_optimizer_state
+from dimgrow_tf.search_config import SearchConfig
 
 __version__ = "0.1.0"
 
@@ -52,7 +55,9 @@ __all__ = [
     "FixedFieldEmbedding",
     "GrowthRule",
     "LazyAdam",
+    "SearchConfig",
     "SearchResult",
+    "TrainSettings",
     "WideDeep",
     "apply_resize",
     "build_model",
@@ -60,6 +65,7 @@ __all__ = [
     "compact_model",
     "export_saved_model",
     "resize_optimizer_state",
+    "search_and_retrain",
     "uniform_fields",
     "write_search_report",
 ]

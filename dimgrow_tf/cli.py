@@ -25,40 +25,64 @@ def _non_negative_float(text):
     return value
 
 
-TRAINING_DEFAULTS = {"batch_size": 256, "patience": 2, "seed": 0}
 INHERITED = ("epochs", "batch_size", "patience", "seed", "learning_rate",
              "backbone", "output_dim")
 
 
-def _add_training_args(parser, epochs, inherit=False):
-    """Training flags; with `inherit`, unset flags take the search's value."""
+def _add_training_args(parser, inherit=False):
+    """Training flags (defaults: `TrainSettings`); with `inherit`, unset
+    flags take the search's value."""
+    from dimgrow_tf.models.search_and_retrain import TrainSettings
+
+    defaults = TrainSettings()
     note = " (None: the search's setting, else {})" if inherit else ""
-    defaults = dict(TRAINING_DEFAULTS, epochs=epochs)
 
     def default(key):
-        return None if inherit else defaults[key]
+        return None if inherit else getattr(defaults, key)
+
+    def helptext(text, key):
+        return text + note.format(getattr(defaults, key))
 
     parser.add_argument("--epochs", type=_positive_int, default=default("epochs"),
-                        help="maximum epochs" + note.format(epochs))
+                        help=helptext("maximum epochs", "epochs"))
     parser.add_argument("--batch-size", type=_positive_int, default=default("batch_size"),
-                        help="batch size" + note.format(256))
+                        help=helptext("batch size", "batch_size"))
     parser.add_argument("--patience", type=_positive_int, default=default("patience"),
-                        help="early-stopping patience on val AUC" + note.format(2))
+                        help=helptext("early-stopping patience on val AUC (a search's "
+                                      "unsettled epochs do not count)", "patience"))
     parser.add_argument("--seed", type=int, default=default("seed"),
-                        help="random seed" + note.format(0))
+                        help=helptext("random seed", "seed"))
     parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2),
                         help="Keras progress output (1: progress bars)")
 
 
 def _add_search_args(parser):
-    parser.add_argument("--alpha", type=_non_negative_float, default=0.02,
+    """Search flags; defaults from `SearchConfig`."""
+    from dimgrow_tf.search_config import SearchConfig
+
+    defaults = SearchConfig()
+    parser.add_argument("--alpha", type=_non_negative_float, default=defaults.alpha,
                         help="gate regulariser strength")
-    parser.add_argument("--max-dim", type=_positive_int, default=16,
+    parser.add_argument("--max-dim", type=_positive_int, default=defaults.max_dim,
                         help="width cap of every field")
-    parser.add_argument("--check-every", type=_positive_int, default=50,
+    parser.add_argument("--check-every", type=_positive_int, default=defaults.check_every,
                         help="training steps between grow/shrink checks")
-    parser.add_argument("--window", type=_positive_int, default=2,
+    parser.add_argument("--window", type=_positive_int, default=defaults.window,
                         help="consecutive checks a condition must hold")
+    parser.add_argument("--settle-checks", type=_positive_int,
+                        default=defaults.settle_checks,
+                        help="checks without a resize before the search may stop")
+    parser.add_argument("--budget-bytes", type=_positive_int, default=defaults.budget_bytes,
+                        help="cap on the embedding state's bytes (tables, projections, "
+                             "gates and optimizer slots; None: no cap)")
+
+
+def _search_config(args):
+    from dimgrow_tf.search_config import SearchConfig
+
+    return SearchConfig(alpha=args.alpha, max_dim=args.max_dim, check_every=args.check_every,
+                        window=args.window, settle_checks=args.settle_checks,
+                        budget_bytes=args.budget_bytes)
 
 
 DATA_HELP = ("a split directory ({train,valid,test}.csv + stats.json) or a "
@@ -80,7 +104,7 @@ def _parser():
                           formatter_class=FORMATTER)
     demo.add_argument("--rows", type=_positive_int, default=40000)
     demo.add_argument("--out", default="runs/demo", help="output directory")
-    _add_training_args(demo, epochs=8)
+    _add_training_args(demo)
     _add_search_args(demo)
     search = sub.add_parser(
         "search", help="run the DimGrow search on a dataset", formatter_class=FORMATTER,
@@ -89,7 +113,7 @@ def _parser():
                     "spec, vocabulary.json (the ids; pass it to `export --vocab`).")
     search.add_argument("data", help=DATA_HELP)
     search.add_argument("--out", default="runs/search", help="output directory")
-    _add_training_args(search, epochs=30)
+    _add_training_args(search)
     _add_search_args(search)
     retrain = sub.add_parser(
         "retrain", help="retrain a plain model at the searched dims",
@@ -103,7 +127,7 @@ def _parser():
     retrain.add_argument("--out", default="runs/retrain", help="output directory")
     retrain.add_argument("--baseline", type=int, default=0, metavar="D",
                          help="also train uniform-D on the same data and compare (0: no)")
-    _add_training_args(retrain, epochs=30, inherit=True)
+    _add_training_args(retrain, inherit=True)
     report = sub.add_parser("report", help="JSON report and PNG plot of a search result",
                             formatter_class=FORMATTER)
     report.add_argument("result", help="search_result.json of a search")
@@ -153,9 +177,7 @@ def _settings(args, inherited=None):
 
     from dimgrow_tf.models.search_and_retrain import TrainSettings
 
-    inherited = {k: v for k, v in (inherited or {}).items() if k in INHERITED}
-    values = dict(TRAINING_DEFAULTS, epochs=30)
-    values.update(inherited)
+    values = {k: v for k, v in (inherited or {}).items() if k in INHERITED}
     for key in ("epochs", "batch_size", "patience", "seed"):
         if getattr(args, key) is not None:
             values[key] = getattr(args, key)
@@ -181,23 +203,30 @@ def _run_settings(args, settings, **extra):
 
 def _search(args, fields, splits):
     from dimgrow_tf.cli_utils import dims_table
+    from dimgrow_tf.cli_utils import write_json
+    from dimgrow_tf.export.compact_model import compact_model
+    from dimgrow_tf.models.search_and_retrain import evaluate
     from dimgrow_tf.models.search_and_retrain import run_search
 
     print(f"Searching dims for {len(fields)} fields on {len(splits['train'][1]):,} rows ...")
     settings = _settings(args)
-    callback_kwargs = {"max_dim": args.max_dim, "check_every": args.check_every,
-                       "window": args.window, "verbose": int(args.verbose > 0)}
+    config = _search_config(args)
     result, info = run_search(
-        fields, splits["train"], splits["valid"], settings, alpha=args.alpha,
-        callback_kwargs=callback_kwargs,
+        fields, splits["train"], splits["valid"], settings, config,
         verbose=args.verbose, save_model=os.path.join(args.out, "search_model.keras"),
     )
-    result.settings = _run_settings(args, settings, alpha=args.alpha, **callback_kwargs)
+    result.settings = _run_settings(args, settings, **config.get_config())
     os.makedirs(args.out, exist_ok=True)
     result.save(os.path.join(args.out, "search_result.json"))
+    settled = "settled" if info["settled"] else "NOT settled (raise --epochs)"
     print(f"Search: {info['epochs']} epochs, {info['resizes']} resizes, "
-          f"{info['seconds']:.1f}s.")
+          f"{info['seconds']:.1f}s, widths {settled}.")
     print(dims_table(result))
+    if "test" in splits:
+        folded = evaluate(compact_model(info["model"]), splits["test"])
+        write_json(os.path.join(args.out, "search_metrics.json"), {"searched_folded": folded})
+        print(f"Searched model itself (gates folded, no retrain): test AUC "
+              f"{folded['auc']:.4f}, logloss {folded['logloss']:.4f}")
     print(f"Wrote {args.out}/search_result.json and search_model.keras")
     return result
 
@@ -217,6 +246,14 @@ def _retrain(args, result, splits, baseline_dim):
     metrics = {"dimgrow": evaluate(model, splits["test"]), "retrain_seconds": info["seconds"],
                "total_dims": result.total_dims, "embedding_params": result.embedding_params}
     timings = {"retrain_seconds": info["seconds"], "retrain_epochs": info["epochs"]}
+    result_dir = os.path.dirname(os.path.abspath(getattr(args, "result", None)
+                                                 or os.path.join(args.out, "search_result.json")))
+    searched = os.path.join(result_dir, "search_metrics.json")
+    if os.path.isfile(searched):
+        import json
+
+        with open(searched) as fh:
+            metrics.update(json.load(fh))
     if baseline_dim:
         base_fields = uniform_fields(result.fields, baseline_dim)
         print(f"Training uniform-{baseline_dim} for comparison ...")

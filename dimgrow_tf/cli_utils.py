@@ -25,6 +25,9 @@ def metrics_line(metrics, baseline_dim=0):
     if base:
         line += (f" | uniform-{baseline_dim} AUC {base['auc']:.4f} "
                  f"logloss {base['logloss']:.4f}")
+    searched = metrics.get("searched_folded")
+    if searched:
+        line += f" | searched model, no retrain: AUC {searched['auc']:.4f}"
     return line
 
 

@@ -7,6 +7,8 @@ from dimgrow_tf.layers.dimgrow_embedding import DimGrowEmbedding
 from dimgrow_tf.layers.fixed_field_embedding import FixedFieldEmbedding
 from dimgrow_tf.layers.wide_deep import WideDeep
 from dimgrow_tf.models.search_result import SearchResult
+from dimgrow_tf.optimizers.lazy_adam import LazyAdam
+from dimgrow_tf.search_config import SearchConfig
 
 BACKBONES = ("wide_deep", "mlp")
 
@@ -41,7 +43,7 @@ def make_backbone(backbone):
 
 def _compile(model, learning_rate):
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
+        optimizer=LazyAdam(learning_rate),
         loss="binary_crossentropy",
         metrics=[keras.metrics.AUC(name="auc")],
     )
@@ -51,7 +53,7 @@ def build_search_model(
     fields,
     backbone="wide_deep",
     output_dim=64,
-    alpha=0.02,
+    alpha=SearchConfig.alpha,
     seed=None,
     learning_rate=1e-3,
     **embedding_kwargs,
@@ -66,12 +68,14 @@ def build_search_model(
         output_dim: int. Projection width. Defaults to `64`.
         alpha: float. Gate regulariser strength. Defaults to `0.02`.
         seed: int or None. Shuffle seed. Defaults to `None`.
-        learning_rate: float. Adam learning rate. Defaults to `1e-3`.
+        learning_rate: float. LazyAdam learning rate. Defaults to `1e-3`.
         **embedding_kwargs: more `DimGrowEmbedding` arguments.
 
     Returns:
-        `(model, embedding_layer)`; the model is compiled with Adam, binary
-        cross-entropy and an `auc` metric.
+        `(model, embedding_layer)`; the model is compiled with `LazyAdam`
+        (row-sparse table updates, per-slice bias correction of grown
+        columns, Keras's Adam for dense gradients), binary cross-entropy
+        and an `auc` metric.
     """
     inputs = field_inputs(fields)
     embedding = DimGrowEmbedding(
@@ -94,7 +98,7 @@ def build_model(result, backbone="wide_deep", output_dim=64, learning_rate=1e-3)
             variables and are ignored.
         backbone: as in `build_search_model`. Defaults to `"wide_deep"`.
         output_dim: int. Projection width. Defaults to `64`.
-        learning_rate: float. Adam learning rate. Defaults to `1e-3`.
+        learning_rate: float. LazyAdam learning rate. Defaults to `1e-3`.
 
     Example:
 

@@ -1,5 +1,6 @@
 """End-to-end helpers: run a search, retrain at the final dims, evaluate."""
 
+import collections
 import dataclasses
 import os
 import time
@@ -11,29 +12,52 @@ from dimgrow_tf.callbacks.dimgrow_callback import DimGrowCallback
 from dimgrow_tf.data.datasets import to_dataset
 from dimgrow_tf.models.builders import build_model
 from dimgrow_tf.models.builders import build_search_model
+from dimgrow_tf.search_config import SearchConfig
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainSettings:
-    """Training hyperparameters shared by search and retrain.
+    """Training-loop settings shared by the search and the retrain.
+
+    The one source of these defaults for the Python API, the CLI, the TFX
+    module and the benchmarks.
 
     Args:
         batch_size: int. Defaults to `256`.
-        epochs: int. Maximum epochs. Defaults to `10`.
-        patience: int. Early-stopping patience on `val_auc`. Defaults to `2`.
-        learning_rate: float. Adam learning rate. Defaults to `1e-3`.
+        epochs: int. Maximum epochs of each run. Defaults to `30`.
+        patience: int. Early-stopping patience on `val_auc` (a search's
+            unsettled epochs do not count, see `SearchConfig`). Defaults
+            to `2`.
+        learning_rate: float. LazyAdam learning rate. Defaults to `1e-3`.
         backbone: str. Defaults to `"wide_deep"`.
         output_dim: int. Defaults to `64`.
         seed: int. Defaults to `0`.
     """
 
     batch_size: int = 256
-    epochs: int = 10
+    epochs: int = 30
     patience: int = 2
     learning_rate: float = 1e-3
     backbone: str = "wide_deep"
     output_dim: int = 64
     seed: int = 0
+
+    def get_config(self):
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+SearchRun = collections.namedtuple(
+    "SearchRun", ["result", "search_model", "model", "info"]
+)
+SearchRun.__doc__ = (
+    "What `search_and_retrain` returns: the `SearchResult`, the searched "
+    "model, the retrained fixed-width model and `info` (seconds and epochs "
+    "of both runs)."
+)
 
 
 def binary_metrics(labels, probs):
@@ -58,8 +82,15 @@ def binary_metrics(labels, probs):
 
 
 def evaluate(model, split, batch_size=4096):
+    """`binary_metrics` of `model` on a `(features, labels)` split.
+
+    Features the model does not take (e.g. fields a compact model dropped)
+    are left out.
+    """
     features, labels = split
-    probs = model.predict(dict(features), batch_size=batch_size, verbose=0)
+    inputs = getattr(model, "input", None)
+    features = {k: features[k] for k in inputs} if isinstance(inputs, dict) else dict(features)
+    probs = model.predict(features, batch_size=batch_size, verbose=0)
     return binary_metrics(labels, probs)
 
 
@@ -69,66 +100,67 @@ def _early_stopping(settings):
     )
 
 
-def run_search(fields, train, valid, settings=TrainSettings(), alpha=0.02,
-               callback_kwargs=None, verbose=0, save_model=None):
-    """Searches dims on `train`, monitoring `valid`; returns `(result, info)`.
+def search(fields, train_ds, valid_ds, settings=TrainSettings(), config=SearchConfig(),
+           callbacks=(), verbose=0):
+    """Runs a DimGrow search with `model.fit`; returns `(result, model, info)`.
 
-    `save_model`: optional `.keras` path for the searched model. The
-    result records the run's settings (`result.settings`: the
-    `TrainSettings`, `alpha` and the callback's arguments) and timings
-    (`result.timings`: seconds, epochs, steps, resizes).
+    The search model (`build_search_model`, LazyAdam) trains on `train_ds`
+    with `DimGrowCallback(config)` and `EarlyStopping(patience)` on
+    `valid_ds`'s AUC, which does not stop the search while widths are still
+    changing. With `config.gate_updates="validation"` the gates learn on
+    `valid_ds` batches of the training batch size (DARTS). `result.settings` records `settings` and `config`;
+    `result.timings` the wall time, epochs, steps and resizes.
+
+    Args:
+        fields: list of FieldConfig (start widths, usually 1).
+        train_ds, valid_ds: `tf.data.Dataset`s of batched `(features, label)`.
+        settings: `TrainSettings`. Defaults to `TrainSettings()`.
+        config: `SearchConfig`. Defaults to `SearchConfig()`.
+        callbacks: more Keras callbacks, run after the search's. Defaults
+            to `()`.
+        verbose: int. Keras `fit` verbosity; > 0 also prints resizes.
+            Defaults to `0`.
     """
     keras.utils.set_random_seed(settings.seed)
     model, emb = build_search_model(
         fields, backbone=settings.backbone, output_dim=settings.output_dim,
-        alpha=alpha, seed=settings.seed, learning_rate=settings.learning_rate,
+        alpha=config.alpha, seed=settings.seed, learning_rate=settings.learning_rate,
+        regularizer=config.regularizer,
     )
-    search = DimGrowCallback(emb, **(callback_kwargs or {}))
+    gate_data = None
+    if config.gate_updates == "validation":
+        gate_data = valid_ds.unbatch().batch(settings.batch_size)
+        gate_data = gate_data.shuffle(64, seed=settings.seed).repeat()
+    callback = DimGrowCallback(emb, config, gate_data=gate_data, verbose=int(verbose > 0))
     start = time.perf_counter()
     history = model.fit(
-        to_dataset(*train, settings.batch_size, shuffle=True, seed=settings.seed),
-        validation_data=to_dataset(*valid, 4096),
-        epochs=settings.epochs,
-        callbacks=[search, _early_stopping(settings)],
-        shuffle=False,
+        train_ds, validation_data=valid_ds, epochs=settings.epochs,
+        callbacks=[callback, _early_stopping(settings), *callbacks],
+        shuffle=False,  # a Dataset is shuffled by its own pipeline
         verbose=verbose,
     )
-    if save_model:
-        os.makedirs(os.path.dirname(os.path.abspath(save_model)), exist_ok=True)
-        model.save(save_model)
-    info = {
-        "seconds": time.perf_counter() - start,
+    seconds = time.perf_counter() - start
+    result = callback.result()
+    result.settings = {**settings.get_config(), **config.get_config()}
+    result.timings = {
+        "seconds": float(seconds),
         "epochs": len(history.history["loss"]),
-        "steps": search.step,
-        "resizes": len({e["step"] for e in search.history}),
-        "history": {k: [float(x) for x in v] for k, v in history.history.items()},
+        "steps": int(callback.step),
+        "resizes": len({e["step"] for e in callback.history}),
+        "settled": bool(callback.settled),
     }
-    result = search.result()
-    result.settings = {**dataclasses.asdict(settings), "alpha": float(alpha),
-                       **dict(callback_kwargs or {})}
-    result.timings = {"seconds": float(info["seconds"]), "epochs": int(info["epochs"]),
-                      "steps": int(info["steps"]), "resizes": int(info["resizes"])}
-    return result, info
+    info = dict(result.timings, history={
+        k: [float(x) for x in v] for k, v in history.history.items()
+    })
+    return result, model, info
 
 
-def run_supernet_search(fields, train, valid, settings=TrainSettings(), alpha=0.02,
-                        width=16, verbose=0):
-    """The SuperNet-prune baseline: every field at `width` from the start.
+def retrain(fields_or_result, train_ds, valid_ds, settings=TrainSettings(),
+            callbacks=(), verbose=0):
+    """Trains a fixed-width model with early stopping; returns `(model, info)`.
 
-    Same per-dimension ShuffleGates and regulariser as DimGrow, but never
-    resized (`low=0, high=1` can never trigger); the final dims are the
-    gates > 0.5 at the best epoch (the reference's `prune_shuffle_dim`).
-    Returns `(result, info)` like `run_search`.
+    The model (`build_model`) keeps the weights of its best `val_auc` epoch.
     """
-    wide = [f.with_dim(width) for f in fields]
-    return run_search(
-        wide, train, valid, settings, alpha=alpha,
-        callback_kwargs={"low": 0.0, "high": 1.0, "max_dim": width}, verbose=verbose,
-    )
-
-
-def train_fixed(fields_or_result, train, valid, settings=TrainSettings(), verbose=0):
-    """Trains a fixed-width model with early stopping; returns `(model, info)`."""
     keras.utils.set_random_seed(settings.seed)
     model = build_model(
         fields_or_result, backbone=settings.backbone,
@@ -138,15 +170,89 @@ def train_fixed(fields_or_result, train, valid, settings=TrainSettings(), verbos
     stop.restore_best_weights = True
     start = time.perf_counter()
     history = model.fit(
-        to_dataset(*train, settings.batch_size, shuffle=True, seed=settings.seed),
-        validation_data=to_dataset(*valid, 4096),
-        epochs=settings.epochs,
-        callbacks=[stop],
-        shuffle=False,
-        verbose=verbose,
+        train_ds, validation_data=valid_ds, epochs=settings.epochs,
+        callbacks=[stop, *callbacks], shuffle=False, verbose=verbose,
     )
-    info = {
+    return model, {
         "seconds": time.perf_counter() - start,
         "epochs": len(history.history["loss"]),
     }
-    return model, info
+
+
+def search_and_retrain(fields, train_ds, valid_ds, settings=TrainSettings(),
+                       config=SearchConfig(), retrain_settings=None, callbacks=None,
+                       verbose=0):
+    """The search, then a retrain at its final dims: the one path the CLI,
+    the TFX Trainer and the benchmarks run.
+
+    Args:
+        fields, train_ds, valid_ds, settings, config: as in `search`.
+        retrain_settings: `TrainSettings` of the retrain; `None` uses
+            `settings`. Defaults to `None`.
+        callbacks: optional dict `{"search": [...], "retrain": [...]}` of
+            more callbacks per run. Defaults to `None`.
+        verbose: as in `search`.
+
+    Returns:
+        `SearchRun(result, search_model, model, info)`; `result.timings`
+        also holds the retrain's seconds and epochs.
+
+    Example:
+
+    ```python
+    run = dimgrow_tf.search_and_retrain(fields, train_ds, valid_ds)
+    run.result.dims, run.model.evaluate(test_ds)
+    ```
+    """
+    callbacks = callbacks or {}
+    result, search_model, search_info = search(
+        fields, train_ds, valid_ds, settings, config,
+        callbacks=callbacks.get("search", ()), verbose=verbose,
+    )
+    model, retrain_info = retrain(
+        result, train_ds, valid_ds, retrain_settings or settings,
+        callbacks=callbacks.get("retrain", ()), verbose=verbose,
+    )
+    result.timings = dict(
+        result.timings, retrain_seconds=float(retrain_info["seconds"]),
+        retrain_epochs=int(retrain_info["epochs"]),
+    )
+    return SearchRun(result, search_model, model, {
+        "search": search_info, "retrain": retrain_info,
+    })
+
+
+def run_search(fields, train, valid, settings=TrainSettings(), config=SearchConfig(),
+               verbose=0, save_model=None):
+    """`search` on `(features, labels)` arrays; returns `(result, info)`.
+
+    `save_model`: optional `.keras` path for the searched model.
+    """
+    result, model, info = search(
+        fields, to_dataset(*train, settings.batch_size, shuffle=True, seed=settings.seed),
+        to_dataset(*valid, 4096), settings, config, verbose=verbose,
+    )
+    if save_model:
+        os.makedirs(os.path.dirname(os.path.abspath(save_model)), exist_ok=True)
+        model.save(save_model)
+    info["model"] = model
+    return result, info
+
+
+def supernet_config(config=SearchConfig(), width=16):
+    """The SuperNet-prune baseline's config: same gates, never resized.
+
+    Every field starts at `width` (`uniform_fields`); `low=0, high=1` can
+    never trigger, and the final dims are the gates > 0.5 at the best
+    epoch (the reference's `prune_shuffle_dim`).
+    """
+    return config.replace(low=0.0, high=1.0, max_dim=width)
+
+
+def train_fixed(fields_or_result, train, valid, settings=TrainSettings(), verbose=0):
+    """`retrain` on `(features, labels)` arrays; returns `(model, info)`."""
+    return retrain(
+        fields_or_result,
+        to_dataset(*train, settings.batch_size, shuffle=True, seed=settings.seed),
+        to_dataset(*valid, 4096), settings, verbose=verbose,
+    )

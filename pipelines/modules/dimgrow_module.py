@@ -20,7 +20,6 @@ The search result (final dims, gates, resize history) is a Trainer output:
 import dataclasses
 import json
 import os
-import time
 from typing import Any, Dict, Optional
 
 import keras
@@ -45,47 +44,42 @@ PROBABILITY = eu.PROBABILITY
 
 @dataclasses.dataclass(frozen=True)
 class Hyperparameters:
-    """The Trainer's `custom_config`, typed.
+    """The Trainer's `custom_config`, typed and flat.
+
+    Every key is a field of `dimgrow_tf.TrainSettings` (batch_size, epochs,
+    patience, learning_rate, backbone, output_dim, seed) or of
+    `dimgrow_tf.SearchConfig` (alpha, regularizer, low, high, max_dim,
+    budget, budget_bytes, window, check_every, settle_checks), with their
+    defaults, plus:
 
     Args:
-        alpha: float. Gate regulariser strength. Defaults to `0.02`.
-        max_dim: int. Width cap of every field. Defaults to `16`.
-        epochs: int. Maximum search epochs. Defaults to `10`.
         retrain_epochs: int or None. Maximum retrain epochs; `None` uses
             `epochs`. Defaults to `None`.
-        patience: int. Early-stopping patience on `val_auc`. Defaults to `2`.
-        batch_size: int. Defaults to `256`.
         eval_batch_size: int. Defaults to `4096`.
-        learning_rate: float. Adam learning rate. Defaults to `1e-3`.
-        output_dim: int. Projection width. Defaults to `64`.
-        backbone: str. `"wide_deep"` or `"mlp"`. Defaults to `"wide_deep"`.
-        regularizer: str. Gate regulariser. Defaults to `"reference"`.
-        check_every: int. Steps between growth checks. Defaults to `50`.
-        low: float. Shrink threshold. Defaults to `0.01`.
-        high: float. Grow threshold. Defaults to `0.6`.
-        budget: int. Cap on the total width. Defaults to `1000`.
-        window: int. Consecutive checks a condition must hold. Defaults
-            to `2` (`GrowthRule`'s default).
-        seed: int. Defaults to `0`.
     """
 
-    alpha: float = 0.02
-    max_dim: int = dg.GrowthRule.max_dim
-    epochs: int = 10
+    alpha: float = dg.SearchConfig.alpha
+    regularizer: str = dg.SearchConfig.regularizer
+    low: float = dg.SearchConfig.low
+    high: float = dg.SearchConfig.high
+    max_dim: int = dg.SearchConfig.max_dim
+    budget: int = dg.SearchConfig.budget
+    budget_bytes: Optional[int] = dg.SearchConfig.budget_bytes
+    window: int = dg.SearchConfig.window
+    check_every: int = dg.SearchConfig.check_every
+    settle_checks: int = dg.SearchConfig.settle_checks
+    batch_size: int = dg.TrainSettings.batch_size
+    epochs: int = dg.TrainSettings.epochs
+    patience: int = dg.TrainSettings.patience
+    learning_rate: float = dg.TrainSettings.learning_rate
+    backbone: str = dg.TrainSettings.backbone
+    output_dim: int = dg.TrainSettings.output_dim
+    seed: int = dg.TrainSettings.seed
     retrain_epochs: Optional[int] = None
-    patience: int = 2
-    batch_size: int = 256
     eval_batch_size: int = 4096
-    learning_rate: float = 1e-3
-    output_dim: int = 64
-    backbone: str = "wide_deep"
-    regularizer: str = "reference"
-    check_every: int = 50
-    low: float = dg.GrowthRule.low
-    high: float = dg.GrowthRule.high
-    budget: int = dg.GrowthRule.budget
-    window: int = dg.GrowthRule.window
-    seed: int = 0
+
+    def __post_init__(self):
+        self.train_settings(), self.search_config()  # validates
 
     @classmethod
     def from_custom_config(
@@ -101,6 +95,21 @@ class Hyperparameters:
                 f"known: {sorted(known)}."
             )
         return cls(**config)
+
+    def _pick(self, target):
+        names = {f.name for f in dataclasses.fields(target)}
+        return target(**{k: v for k, v in dataclasses.asdict(self).items() if k in names})
+
+    def train_settings(self) -> dg.TrainSettings:
+        return self._pick(dg.TrainSettings)
+
+    def search_config(self) -> dg.SearchConfig:
+        return self._pick(dg.SearchConfig)
+
+    def retrain_settings(self) -> dg.TrainSettings:
+        return dataclasses.replace(
+            self.train_settings(), epochs=self.retrain_epochs or self.epochs
+        )
 
 
 def _dense_column(x):
@@ -181,15 +190,8 @@ def _input_fn(file_pattern, data_accessor, tf_transform_output, batch_size,
     return dataset.map(to_model_inputs)
 
 
-def _early_stopping(hp, restore_best_weights=False):
-    return keras.callbacks.EarlyStopping(
-        monitor="val_auc", mode="max", patience=hp.patience,
-        restore_best_weights=restore_best_weights,
-    )
-
-
 def search_and_retrain(fields, train_ds, eval_ds, hp, log_dir=None):
-    """Runs the DimGrow search, then retrains at its dims.
+    """Runs `dimgrow_tf.search_and_retrain` (the library's one path).
 
     The result records the hyperparameters (`result.settings`) and the
     wall times and epochs of both runs (`result.timings`).
@@ -197,52 +199,23 @@ def search_and_retrain(fields, train_ds, eval_ds, hp, log_dir=None):
     Returns:
         `(retrained model, SearchResult)`.
     """
-    keras.utils.set_random_seed(hp.seed)
-    search_model, embedding = dg.build_search_model(
-        fields, backbone=hp.backbone, output_dim=hp.output_dim,
-        alpha=hp.alpha, seed=hp.seed, learning_rate=hp.learning_rate,
-        regularizer=hp.regularizer,
-    )
-    search = dg.DimGrowCallback(
-        embedding, max_dim=hp.max_dim, low=hp.low, high=hp.high,
-        budget=hp.budget, window=hp.window, check_every=hp.check_every,
-    )
-    callbacks = [search, _early_stopping(hp)]
+    callbacks = {}
     if log_dir:
-        callbacks.append(
-            keras.callbacks.TensorBoard(log_dir=os.path.join(log_dir, "search"))
-        )
-    start = time.perf_counter()
-    search_history = search_model.fit(
-        train_ds, validation_data=eval_ds, epochs=hp.epochs,
-        callbacks=callbacks, verbose=2,
+        callbacks = {
+            run: [keras.callbacks.TensorBoard(log_dir=os.path.join(log_dir, run))]
+            for run in ("search", "retrain")
+        }
+    run = dg.search_and_retrain(
+        fields, train_ds, eval_ds, hp.train_settings(), hp.search_config(),
+        retrain_settings=hp.retrain_settings(), callbacks=callbacks, verbose=2,
     )
-    search_seconds = time.perf_counter() - start
-    result = search.result()
-
-    keras.utils.set_random_seed(hp.seed)
-    model = dg.build_model(
-        result, backbone=hp.backbone, output_dim=hp.output_dim,
-        learning_rate=hp.learning_rate,
-    )
-    callbacks = [_early_stopping(hp, restore_best_weights=True)]
-    if log_dir:
-        callbacks.append(
-            keras.callbacks.TensorBoard(log_dir=os.path.join(log_dir, "retrain"))
-        )
-    start = time.perf_counter()
-    retrain_history = model.fit(
-        train_ds, validation_data=eval_ds,
-        epochs=hp.retrain_epochs or hp.epochs, callbacks=callbacks, verbose=2,
-    )
+    result = run.result
     result.settings = dataclasses.asdict(hp)
-    result.timings = {
-        "search_seconds": search_seconds,
-        "search_epochs": len(search_history.history["loss"]),
-        "retrain_seconds": time.perf_counter() - start,
-        "retrain_epochs": len(retrain_history.history["loss"]),
-    }
-    return model, result
+    timings = dict(result.timings)
+    result.timings = dict(
+        timings, search_seconds=timings.pop("seconds"), search_epochs=timings.pop("epochs"),
+    )
+    return run.model, result
 
 
 def write_search_result(result, directory):

@@ -2,6 +2,8 @@ import json
 
 import pytest
 import tensorflow_model_analysis as tfma
+
+import dimgrow_tf as dg
 from google.protobuf import json_format
 
 from pipelines import local_runner
@@ -92,7 +94,7 @@ def test_custom_config_reaches_the_trainer_with_defaults_filled_in():
     ]
     config = json.loads(trainer.exec_properties["custom_config"])
     assert (config["alpha"], config["max_dim"], config["epochs"]) == (0.1, 4, 2)
-    assert config["check_every"] == 50 and config["backbone"] == "wide_deep"
+    assert config["check_every"] == dg.SearchConfig.check_every and config["backbone"] == "wide_deep"
 
 
 def test_unknown_custom_config_key_fails_at_construction():
