@@ -14,6 +14,8 @@ from dimgrow_tf.data.load_stats import LoadStats
 from dimgrow_tf.data.loader_utils import MalformedRowError
 from dimgrow_tf.data.movielens import MovieLensLoader
 from dimgrow_tf.data.vocabulary import Vocabulary
+from dimgrow_tf.distribute.distributed_fit import distributed_fit
+from dimgrow_tf.distribute.distributed_fit_config import DistributedFitConfig
 from dimgrow_tf.export.compact_model import compact_model
 from dimgrow_tf.export.export_saved_model import export_saved_model
 from dimgrow_tf.field_config import FieldConfig
@@ -50,6 +52,7 @@ __all__ = [
     "DimGrowCallback",
     "DimGrowEmbedding",
     "DimGrowTensorBoard",
+    "DistributedFitConfig",
     "FieldConfig",
     "FieldResize",
     "FixedFieldEmbedding",
@@ -63,6 +66,7 @@ __all__ = [
     "build_model",
     "build_search_model",
     "compact_model",
+    "distributed_fit",
     "export_saved_model",
     "resize_optimizer_state",
     "search_and_retrain",
