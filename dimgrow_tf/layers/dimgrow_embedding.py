@@ -16,7 +16,7 @@ from dimgrow_tf.layers.dimgrow_embedding_utils import check_layer_args
 from dimgrow_tf.layers.dimgrow_embedding_utils import check_plan_entry
 from dimgrow_tf.layers.dimgrow_embedding_utils import column_initializer
 from dimgrow_tf.layers.dimgrow_embedding_utils import variable_specs
-from dimgrow_tf.layers.input_utils import gather_rows
+from dimgrow_tf.layers.input_utils import embed_field
 from dimgrow_tf.layers.input_utils import lookup_ids
 from dimgrow_tf.layers.input_utils import out_of_range_counter
 from dimgrow_tf.layers.input_utils import split_field_inputs
@@ -241,7 +241,7 @@ class DimGrowEmbedding(keras.layers.Layer):
         columns, logits, projections, means, widths = [], [], [], [], []
         for f in active:
             v = self._vars.by_field[f.name]
-            columns.append(gather_rows(v["embeddings"], ids[f.name]))
+            columns.append(embed_field(v["embeddings"], ids[f.name], f))
             logits.append(v["gate_logits"])
             projections.append(v["projection"])
             means.append(v["moving_mean"])

@@ -5,7 +5,7 @@ from keras import ops
 
 from dimgrow_tf.field_config import FieldConfig
 from dimgrow_tf.field_config import check_unique_fields
-from dimgrow_tf.layers.input_utils import gather_rows
+from dimgrow_tf.layers.input_utils import embed_field
 from dimgrow_tf.layers.input_utils import lookup_ids
 from dimgrow_tf.layers.input_utils import out_of_range_counter
 from dimgrow_tf.layers.input_utils import split_field_inputs
@@ -32,6 +32,8 @@ class FixedFieldEmbedding(keras.layers.Layer):
 
     Ids outside `[0, vocab_size)` are read as row 0 (the loader's OOV id),
     with or without XLA, and counted by the `out_of_range_ids` metric.
+    Multi-valent fields (`FieldConfig.combiner`) take ragged or padded id
+    lists (padding `PAD_ID` = -1) and combine their rows.
 
     Example:
 
@@ -58,8 +60,7 @@ class FixedFieldEmbedding(keras.layers.Layer):
         self.out_of_range_ids = out_of_range_counter() if count_out_of_range else None
         self.embeddings = {
             f.name: _RowGatherEmbedding(
-                f.vocab_size,
-                f.dim,
+                f,
                 embeddings_initializer=keras.initializers.RandomNormal(stddev=0.01),
                 name=f"{f.name}_embedding",
             )
@@ -115,8 +116,13 @@ class FixedFieldEmbedding(keras.layers.Layer):
 
 
 class _RowGatherEmbedding(keras.layers.Embedding):
-    """`keras.layers.Embedding` whose lookup reads only the looked-up rows."""
+    """`keras.layers.Embedding` whose lookup reads only the looked-up rows;
+    a multi-valent field's lists are combined (`input_utils.combine_rows`)."""
+
+    def __init__(self, field, **kwargs):
+        super().__init__(field.vocab_size, field.dim, **kwargs)
+        self.field = field
 
     def call(self, inputs):
-        out = gather_rows(self.embeddings, ops.cast(inputs, "int32"))
+        out = embed_field(self.embeddings, ops.cast(inputs, "int32"), self.field)
         return ops.cast(out, self.compute_dtype)

@@ -14,9 +14,17 @@ BACKBONES = ("wide_deep", "mlp")
 
 
 def field_inputs(fields):
-    """One `keras.Input((), int32)` per field, keyed by field name."""
+    """One `keras.Input` of int32 ids per field, keyed by field name.
+
+    Single-valued fields take `(batch,)` ids; multi-valent fields
+    (`FieldConfig.combiner`) take `(batch, max_len)` padded id lists
+    (`max_len=None`: any length; a `tf.RaggedTensor` also fits).
+    """
     return {
-        f.name: keras.Input(shape=(), dtype="int32", name=f.name) for f in fields
+        f.name: keras.Input(
+            shape=(f.max_len,) if f.multivalent else (), dtype="int32", name=f.name
+        )
+        for f in fields
     }
 
 
