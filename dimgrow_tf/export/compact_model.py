@@ -9,6 +9,7 @@ import numpy as np
 from dimgrow_tf.export.fold_utils import find_embedding_layer
 from dimgrow_tf.export.fold_utils import fold_embedding
 from dimgrow_tf.layers.fixed_field_embedding import FixedFieldEmbedding
+from dimgrow_tf.models.builders import field_inputs
 
 EMBEDDING_NAME = "folded_embedding"
 HEAD_NAME = "head"
@@ -49,8 +50,9 @@ def compact_model(model, prune_gates=False, result=None):
             like `prune_gates`). Defaults to `None`.
 
     Returns:
-        A `keras.Model` taking `{kept field: int32 ids (batch,)}` with ids
-        in `[0, vocab_size)` and returning the probability `(batch, 1)`.
+        A `keras.Model` taking `{kept field: int32 ids (batch,)}` (a
+        multi-valent field: padded `(batch, length)` lists) with ids in
+        `[0, vocab_size)` and returning the probability `(batch, 1)`.
 
     Example:
 
@@ -84,9 +86,7 @@ def build_compact(model, prune_gates=False, result=None):
     embedding.projection.kernel.assign(folded.kernel)
     if folded.bias is not None:
         embedding.projection.bias.assign(folded.bias)
-    inputs = {
-        f.name: keras.Input(shape=(), dtype="int32", name=f.name) for f in fields
-    }
+    inputs = field_inputs(fields)
     outputs = head(embedding(inputs))
     compact = keras.Model(inputs, outputs, name=f"{model.name}_compact")
     return compact, folded

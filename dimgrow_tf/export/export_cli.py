@@ -89,12 +89,14 @@ def run(args):
         _, folded = build_compact(model, args.prune_gates, result)
         vocabulary = eu.check_vocabulary(args.vocab, folded.fields, folded.dropped)
         kinds = field_kinds(folded.fields, vocabulary)
+        multi = {f.name for f in folded.fields if f.multivalent}
         if row is None:
             row = {f.name: (vocabulary.values(f.name)[0]
                             if kinds[f.name] != "id" and vocabulary.values(f.name)
                             else 0) for f in folded.fields}
             row = {k: (int(v) if kinds[k] == "int" else v) for k, v in row.items()}
-        row = check_row(row, kinds, folded.dropped)
+            row = {k: [v] if k in multi else v for k, v in row.items()}
+        row = check_row(row, kinds, folded.dropped, multi)
         path = export_saved_model(
             model, args.export_base, model_name=args.name, version=args.version,
             vocabulary=vocabulary, prune_gates=args.prune_gates,
@@ -131,8 +133,10 @@ def _result_path(args, searched):
     return beside if os.path.isfile(beside) else None
 
 
-def check_row(row, kinds, dropped=()):
+def check_row(row, kinds, dropped=(), multivalent=()):
     """Checks a `--row` against the export's fields; returns the row for them.
+
+    A multi-valent field (named in `multivalent`) takes a list of values.
 
     Raises:
         ValueError: naming the missing and the extra fields.
@@ -145,11 +149,15 @@ def check_row(row, kinds, dropped=()):
     for name, kind in kinds.items():
         value = row[name]
         want = str if kind == "string" else int
-        if value is not None and (isinstance(value, bool) or not isinstance(value, want)):
+        values = value if name in multivalent and isinstance(value, list) else [value]
+        if any(v is not None and (isinstance(v, bool) or not isinstance(v, want))
+               for v in values):
             raise TypeError(
                 f"Field {name!r} takes {'string' if want is str else 'int64'} "
-                f"values (or null for missing); got {value!r}.")
-    return {name: row[name] for name in kinds}
+                f"values{' (a list)' if name in multivalent else ''} (or null for "
+                f"missing); got {value!r}.")
+    return {name: [row[name]] if name in multivalent and row[name] is not None
+            and not isinstance(row[name], list) else row[name] for name in kinds}
 
 
 def predict_one(path, row):
@@ -157,24 +165,30 @@ def predict_one(path, row):
 
     A row without missing values goes to `serving_default`, one with `null`
     values to `examples` as a `tf.Example` without those features (the
-    missing id). Returns `{"request", "signature", "probability"}`.
+    missing id; so does an empty list of a multi-valent field). Returns
+    `{"request", "signature", "probability"}`.
     """
     import tensorflow as tf
 
     from dimgrow_tf.export.request_utils import make_example
 
     loaded = tf.saved_model.load(path)
-    if any(v is None for v in row.values()):
+    if any(v is None or v == [] for v in row.values()):
         signature = "examples"
         serialized = tf.constant([make_example(row).SerializeToString()])
         prob = loaded.signatures[signature](examples=serialized)["probability"]
     else:
         signature = "serving_default"
-        tensors = {k: tf.constant([v], tf.string if isinstance(v, str) else tf.int64)
+        tensors = {k: tf.constant([v], tf.string if _is_text(v) else tf.int64)
                    for k, v in row.items()}
         prob = loaded.signatures[signature](**tensors)["probability"]
     return {"request": row, "signature": signature,
             "probability": float(prob.numpy()[0])}
+
+
+def _is_text(value):
+    return isinstance(value, str) or (
+        isinstance(value, list) and any(isinstance(v, str) for v in value))
 
 
 def _fail(message):

@@ -12,7 +12,6 @@ from dimgrow_tf.export import export_utils as eu
 from dimgrow_tf.export import saved_model_utils as smu
 from dimgrow_tf.export.compact_model import build_compact
 from dimgrow_tf.export.serving_config import write_models_config
-from dimgrow_tf.export.raw_features import STRING
 from dimgrow_tf.export.raw_features import RawFeatures
 from dimgrow_tf.export.raw_features import field_kinds
 from dimgrow_tf.export.serving_module import build_serving_module
@@ -129,7 +128,7 @@ def export_saved_model(
     eu.check_layout_sizes(folded.fields)
     vocabulary = eu.check_vocabulary(vocabulary, folded.fields, folded.dropped)
     kinds = field_kinds(folded.fields, vocabulary)
-    schema = {n: "string" if k == STRING else "int64" for n, k in kinds.items()}
+    schema = eu.serving_dtypes(folded.fields, kinds)
     rows = sample_rows(folded.fields, kinds, vocabulary,
                        features=warmup_features) if warmup else None
     model_dir = posixpath.join(str(export_base), model_name)

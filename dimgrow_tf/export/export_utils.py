@@ -102,6 +102,17 @@ def check_layout_sizes(kept_fields):
         )
 
 
+def serving_dtypes(fields, kinds):
+    """`{field: "int64" | "string" | "int64_list" | "string_list"}`: the
+    request schema of an export (`request_utils`); `*_list` for
+    multi-valent fields."""
+    return {
+        f.name: ("string" if kinds[f.name] == "string" else "int64")
+        + ("_list" if f.multivalent else "")
+        for f in fields
+    }
+
+
 def check_model_name(model_name):
     """Rejects names TF Serving cannot use as a directory and model name."""
     if not isinstance(model_name, str) or not model_name:
@@ -126,11 +137,13 @@ def metadata(model_name, version, folded, kinds, vocabulary, prune_gates,
     for f in folded.fields:
         entry = {
             "name": f.name,
-            "dtype": "string" if kinds[f.name] == "string" else "int64",
+            "dtype": serving_dtypes([f], kinds)[f.name],
             "kind": kinds[f.name],
             "vocab_size": f.vocab_size,
             "dim": f.dim,
         }
+        if f.multivalent:
+            entry["combiner"] = f.combiner
         if kinds[f.name] != "id":
             entry["vocabulary_values"] = len(vocabulary.values(f.name))
             entry["missing_tokens"] = list(vocabulary.missing)

@@ -13,6 +13,13 @@ serving:
 Raw values of the vocabulary's `discretise` fields first go through the
 loader's `floor(ln(v)**2)` for `v > 2` (`log_squared`), as when loading.
 
+A multi-valent field (`FieldConfig.combiner`) takes a list of values per
+row: a padded `(batch, length)` tensor in `serving_default` (padding:
+`""` or a missing token for strings, `-1` for integers; both are dropped)
+or a list feature in a `tf.Example`. Each value maps by the rule above; a
+row left without values (all padding, an empty list, an absent feature)
+is missing: the list `[1]`. The ids go to the model padded with `PAD_ID`.
+
 `layout_ids` is the TF form of that rule; `RawFeatures` applies it to the
 inputs of an export and the TFX module applies it to its Transform
 vocabularies.
@@ -25,6 +32,7 @@ import tensorflow as tf
 from dimgrow_tf.data.vocabulary import FIRST_VALUE_ID
 from dimgrow_tf.data.vocabulary import MISSING_ID
 from dimgrow_tf.data.vocabulary import OOV_ID
+from dimgrow_tf.field_config import PAD_ID
 
 # A feature absent from a tf.Example parses to these: a line break, which no
 # vocabulary value may hold, and the smallest int64 (reserved: missing).
@@ -118,7 +126,8 @@ class RawFeatures(tf.Module):
     def input_signature(self):
         return {
             f.name: tf.TensorSpec(
-                [None], tf.string if self.kinds[f.name] == STRING else tf.int64,
+                [None, None] if f.multivalent else [None],
+                tf.string if self.kinds[f.name] == STRING else tf.int64,
                 name=f.name,
             )
             for f in self.fields
@@ -126,33 +135,71 @@ class RawFeatures(tf.Module):
 
     @property
     def example_spec(self):
-        return {
-            f.name: tf.io.FixedLenFeature([], tf.string, default_value=ABSENT_STRING)
-            if self.kinds[f.name] == STRING
-            else tf.io.FixedLenFeature([], tf.int64, default_value=ABSENT_INT)
-            for f in self.fields
-        }
+        spec = {}
+        for f in self.fields:
+            dtype = tf.string if self.kinds[f.name] == STRING else tf.int64
+            if f.multivalent:
+                spec[f.name] = tf.io.RaggedFeature(dtype, row_splits_dtype=tf.int64)
+            elif dtype == tf.string:
+                spec[f.name] = tf.io.FixedLenFeature([], dtype, default_value=ABSENT_STRING)
+            else:
+                spec[f.name] = tf.io.FixedLenFeature([], dtype, default_value=ABSENT_INT)
+        return spec
 
     def __call__(self, raw):
         ids = {}
         for f in self.fields:
-            values = tf.ensure_shape(raw[f.name], [None])
-            kind = self.kinds[f.name]
-            if kind == ID:
-                ids[f.name] = range_ids(values, f.vocab_size)
+            if f.multivalent:
+                ids[f.name] = self._list_ids(f, raw[f.name])
                 continue
-            if kind == STRING:
-                keys = values
-                missing = tf.equal(values, ABSENT_STRING)
-                for token in self.missing[f.name]:
-                    missing = missing | tf.equal(values, token)
-            else:
-                missing = tf.equal(values, ABSENT_INT)
-                if f.name in self.discretise:
-                    values = log_squared(values)
-                keys = tf.strings.as_string(values)
-            ids[f.name] = layout_ids(self.tables[f.name].lookup(keys), missing)
+            values = tf.ensure_shape(raw[f.name], [None])
+            ids[f.name] = self._ids(f, values, self._missing(f, values))
         return ids
+
+    def _missing(self, field, values):
+        if self.kinds[field.name] == STRING:
+            missing = tf.equal(values, ABSENT_STRING)
+            for token in self.missing.get(field.name, ("",)):
+                missing = missing | tf.equal(values, token)
+            return missing
+        return tf.equal(values, ABSENT_INT)
+
+    def _ids(self, field, values, missing):
+        kind = self.kinds[field.name]
+        if kind == ID:
+            return range_ids(values, field.vocab_size)
+        keys = values
+        if kind == INT:
+            if field.name in self.discretise:
+                values = log_squared(values)
+            keys = tf.strings.as_string(values)
+        return layout_ids(self.tables[field.name].lookup(keys), missing)
+
+    def _list_ids(self, field, values):
+        if isinstance(values, tf.RaggedTensor):
+            lists = values
+        else:
+            values = tf.ensure_shape(values, [None, None])
+            lists = tf.RaggedTensor.from_tensor(values)
+        flat = lists.flat_values
+        if self.kinds[field.name] == STRING:
+            pad = self._missing(field, flat)
+        else:
+            pad = tf.equal(flat, tf.constant(PAD_ID, flat.dtype))
+        lists = tf.ragged.boolean_mask(lists, tf.logical_not(lists.with_flat_values(pad)))
+        ids = self._ids(field, lists.flat_values, tf.zeros_like(lists.flat_values, tf.bool))
+        return padded_lists(lists.with_flat_values(ids))
+
+
+def padded_lists(lists):
+    """Ragged int ids -> `(batch, length >= 1)` int32 padded with `PAD_ID`;
+    a row without ids becomes `[MISSING_ID]`."""
+    lengths = lists.row_lengths()
+    dense = tf.cast(lists.to_tensor(default_value=tf.constant(PAD_ID, lists.dtype)), tf.int32)
+    dense = tf.pad(dense, [[0, 0], [0, tf.maximum(1 - tf.shape(dense)[1], 0)]],
+                   constant_values=PAD_ID)
+    first = tf.where(tf.equal(lengths, 0), MISSING_ID, dense[:, 0])
+    return tf.concat([first[:, None], dense[:, 1:]], axis=1)
 
 
 def write_values(path, values):

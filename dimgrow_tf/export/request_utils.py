@@ -6,9 +6,16 @@ clients send. Features are given either as rows (a list of
 `{field: value}` dicts) or as columns (a dict `{field: list or 1-D
 array}`). Values are integer ids or strings, or `None` for a missing value
 (only in `tf.Example`s, where the feature is then left out); an optional
-schema `{field: "int64" | "string"}` (the `dtype` entries of an export's
-`assets.extra/dimgrow_export.json`, see `load_schema`) checks them before
-anything is sent.
+schema `{field: "int64" | "string" | "int64_list" | "string_list"}` (the
+`dtype` entries of an export's `assets.extra/dimgrow_export.json`, see
+`load_schema`) checks them before anything is sent.
+
+A multi-valent field (schema `*_list`, or without a schema a column holding
+lists) takes a list of values per row. `to_columns` pads its lists to one
+length with `-1` (integers) or `""` (strings), which the export drops, so a
+column is a `(batch, length)` tensor in a Predict request; `None` or an
+empty list is a row without values (missing). In a `tf.Example` the list
+goes into one `int64_list` / `bytes_list` feature.
 """
 
 import json
@@ -16,7 +23,9 @@ import os
 
 import numpy as np
 
-DTYPES = ("int64", "string")
+DTYPES = ("int64", "string", "int64_list", "string_list")
+LIST_DTYPES = ("int64_list", "string_list")
+PADDING = {"int64": -1, "string": ""}
 
 
 def load_schema(export_dir):
@@ -36,8 +45,9 @@ def to_columns(features, schema=None):
         TypeError: a value that is neither an integer nor a string, or
             (with `schema`) a value of the wrong kind for its field.
     """
+    lists = {k: v in LIST_DTYPES for k, v in (schema or {}).items()}
     if isinstance(features, dict):
-        columns = {k: _as_list(k, v) for k, v in features.items()}
+        columns = {k: _as_list(k, v, lists.get(k)) for k, v in features.items()}
     elif isinstance(features, (list, tuple)):
         if not features or not all(isinstance(r, dict) for r in features):
             raise ValueError("Rows must be a non-empty list of {field: value} dicts.")
@@ -62,7 +72,25 @@ def to_columns(features, schema=None):
     columns = {k: [_plain(k, x) for x in v] for k, v in columns.items()}
     if schema is not None:
         check_schema(columns, schema)
+    for name, values in columns.items():
+        if lists.get(name) or any(isinstance(v, list) for v in values):
+            columns[name] = pad_lists(values, (schema or {}).get(name))
     return columns
+
+
+def pad_lists(values, dtype=None):
+    """Rows of a multi-valent column, padded to one length (>= 1).
+
+    `None` and scalars count as an empty and a one-value list. The padding
+    is `-1` for integers and `""` for strings (`dtype` `"int64_list"` /
+    `"string_list"`, else taken from the values); the export drops it.
+    """
+    rows = [[] if v is None else (list(v) if isinstance(v, list) else [v]) for v in values]
+    if dtype is None:
+        dtype = dtype_of([x for r in rows for x in r])
+    pad = PADDING[dtype.replace("_list", "")]
+    length = max([len(r) for r in rows] + [1])
+    return [r + [pad] * (length - len(r)) for r in rows]
 
 
 def check_fields(names, expected, what="The model"):
@@ -83,8 +111,14 @@ def check_schema(columns, schema):
         want = schema[name]
         if want not in DTYPES:
             raise ValueError(f"Schema dtype of {name!r} must be one of {DTYPES}.")
-        kind = str if want == "string" else int
-        bad = [v for v in values if v is not None and not isinstance(v, kind)]
+        kind = str if want.startswith("string") else int
+        if want not in LIST_DTYPES and any(isinstance(v, list) for v in values):
+            raise ValueError(
+                f"Field {name!r} needs one value per row (a 1-D list); received "
+                "a list in a row."
+            )
+        flat = [x for v in values for x in (v if isinstance(v, list) else [v])]
+        bad = [v for v in flat if v is not None and not isinstance(v, kind)]
         if bad:
             raise TypeError(
                 f"Field {name!r} takes {want} values; received {bad[0]!r} "
@@ -94,21 +128,29 @@ def check_schema(columns, schema):
 
 def dtype_of(values):
     """`"string"` or `"int64"`: the tensor type a column is sent as."""
-    present = [v for v in values if v is not None]
+    present = [x for v in values if v is not None
+               for x in (v if isinstance(v, list) else [v])]
     return "string" if present and isinstance(present[0], str) else "int64"
 
 
 def make_example(row):
-    """A `tf.train.Example` from `{field: int, str or None}`: integers go
-    into `int64_list`, strings (UTF-8) into `bytes_list`, and `None`
-    (missing) leaves the feature out."""
+    """A `tf.train.Example` from `{field: int, str, list or None}`: integers
+    go into `int64_list`, strings (UTF-8) into `bytes_list` (a list: all its
+    values), and `None` or an empty list (missing) leaves the feature out."""
     import tensorflow as tf
 
     feature = {}
     for name, value in row.items():
-        if value is None:
+        if value is None or (isinstance(value, list) and not value):
             continue
-        if isinstance(value, str):
+        if isinstance(value, list):
+            if any(isinstance(v, str) for v in value):
+                feature[name] = tf.train.Feature(bytes_list=tf.train.BytesList(
+                    value=[v.encode("utf-8") for v in value]))
+            else:
+                feature[name] = tf.train.Feature(
+                    int64_list=tf.train.Int64List(value=[int(v) for v in value]))
+        elif isinstance(value, str):
             feature[name] = tf.train.Feature(
                 bytes_list=tf.train.BytesList(value=[value.encode("utf-8")])
             )
@@ -126,21 +168,30 @@ def to_rows(columns):
     return [{n: columns[n][i] for n in names} for i in range(size)]
 
 
-def _as_list(name, values):
-    array = np.asarray(values)
-    if array.ndim == 2 and array.shape[1] == 1:
-        array = array[:, 0]
-    if array.ndim != 1:
-        raise ValueError(
-            f"Field {name!r} needs one value per row (a 1-D list); received "
-            f"shape {array.shape}."
-        )
-    return array.tolist()
+def _as_list(name, values, multivalent=None):
+    """A column as a list; `multivalent`: from a schema, or None: rows that
+    hold lists of other than one value make the column multi-valent."""
+    if not isinstance(values, (list, tuple)):
+        values = np.asarray(values).tolist()
+    values = [v.tolist() if isinstance(v, np.ndarray) else
+              list(v) if isinstance(v, tuple) else v for v in values]
+    if multivalent is None:
+        multivalent = any(isinstance(v, list) and len(v) != 1 for v in values)
+    if multivalent or not any(isinstance(v, list) for v in values):
+        return values
+    if all(isinstance(v, list) and len(v) == 1 for v in values):
+        return [v[0] for v in values]
+    raise ValueError(
+        f"Field {name!r} needs one value per row (a 1-D list); received a "
+        "list in a row."
+    )
 
 
 def _plain(name, value):
     if value is None:
         return None
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_plain(name, v) for v in value]
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"Field {name!r}: booleans are not ids ({value!r}).")
     if isinstance(value, (int, np.integer)):
@@ -166,7 +217,8 @@ def model_spec(request, model_name, signature_name, version=None):
 
 def predict_request(columns, model_name, signature_name="serving_default",
                     version=None, schema=None):
-    """A `PredictRequest` with one `(batch,)` tensor per field.
+    """A `PredictRequest` with one `(batch,)` tensor per field (a
+    multi-valent field: `(batch, length)`, padded by `to_columns`).
 
     The tensor type is the schema's dtype, or taken from the values.
     Missing values (`None`) cannot be sent as tensors: send them as
@@ -186,7 +238,7 @@ def predict_request(columns, model_name, signature_name="serving_default",
             )
         dtype = schema[name] if schema else dtype_of(values)
         request.inputs[name].CopyFrom(tf.make_tensor_proto(
-            values, dtype=tf.string if dtype == "string" else tf.int64))
+            values, dtype=tf.string if dtype.startswith("string") else tf.int64))
     return request
 
 

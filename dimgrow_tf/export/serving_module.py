@@ -15,7 +15,8 @@ def build_serving_module(compact, features):
     for `classify`, `(batch, 2)`):
 
     - `serving_default` (predict): `features.input_signature`, one input
-      per field, shape `(batch,)`. Output `probability`.
+      per field, shape `(batch,)` (a multi-valent field: `(batch, length)`
+      padded lists). Output `probability`.
     - `examples` (predict): `examples`, serialized `tf.Example` protos
       parsed with `features.example_spec`. Output `probability`.
     - `classify` (classify): `inputs` (serialized `tf.Example`); outputs
@@ -46,13 +47,21 @@ def build_serving_module(compact, features):
     """
     module = tf.Module()
     module.features = features
-    names = [f.name for f in compact.get_layer(EMBEDDING_NAME).fields]
-    id_specs = {n: tf.TensorSpec([None], tf.int32, name=n) for n in names}
+    fields = compact.get_layer(EMBEDDING_NAME).fields
+    id_specs = {
+        f.name: tf.TensorSpec([None, None] if f.multivalent else [None], tf.int32,
+                              name=f.name)
+        for f in fields
+    }
     example_spec = dict(features.example_spec)
 
     def to_ids(raw):
         ids = features(raw)
-        return {n: tf.cast(tf.reshape(ids[n], [-1]), tf.int32) for n in names}
+        return {
+            f.name: tf.cast(ids[f.name] if f.multivalent else tf.reshape(ids[f.name], [-1]),
+                            tf.int32)
+            for f in fields
+        }
 
     # Each piece is traced once and shared by the signatures that use it,
     # so the graph holds one copy of the model and of the example parser.

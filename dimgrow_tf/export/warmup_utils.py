@@ -23,13 +23,14 @@ def sample_rows(fields, kinds, vocabulary=None, num_rows=8, features=None):
         num_rows: int. Rows to return. Defaults to `8`.
         features: optional dict `{field: values}` of real raw rows (e.g. a
             slice of the validation data; extra keys are ignored). Fields
-            it lacks get values spread over the vocabulary.
+            it lacks get values spread over the vocabulary. Rows of a
+            multi-valent field are lists.
     """
     rows = {}
     for f in fields:
         kind = kinds[f.name]
         if features is not None and f.name in features:
-            values = list(np.asarray(features[f.name], dtype=object).reshape(-1)[:num_rows])
+            values = _first_rows(features[f.name], num_rows)
             if not values:
                 raise ValueError(f"`warmup_features[{f.name!r}]` is empty.")
             values = [values[i % len(values)] for i in range(num_rows)]
@@ -37,11 +38,24 @@ def sample_rows(fields, kinds, vocabulary=None, num_rows=8, features=None):
             pool = list(range(f.vocab_size)) if kind == ID else vocabulary.values(f.name)
             values = [pool[(i * 7919) % len(pool)] for i in range(num_rows)] if pool \
                 else [""] * num_rows
-        if kind == STRING:
-            rows[f.name] = [_text(v) for v in values]
+        convert = _text if kind == STRING else int
+        if f.multivalent:
+            # One to three values per row (a given row keeps its own list).
+            rows[f.name] = [
+                [convert(x) for x in v] if isinstance(v, (list, tuple, np.ndarray))
+                else [convert(values[(i + k) % num_rows]) for k in range(1 + i % 3)]
+                for i, v in enumerate(values)
+            ]
         else:
-            rows[f.name] = [int(v) for v in values]
+            rows[f.name] = [convert(v) for v in values]
     return rows
+
+
+def _first_rows(column, num_rows):
+    if isinstance(column, (list, tuple)):
+        return list(column[:num_rows])
+    array = np.asarray(column, dtype=object)
+    return list(array.reshape(-1)[:num_rows]) if array.ndim < 2 else list(array[:num_rows])
 
 
 def _text(value):
@@ -61,7 +75,8 @@ def write_warmup_requests(export_dir, model_name, rows, schema,
         export_dir: str. The SavedModel directory.
         model_name: str. Name put in each request's `model_spec`.
         rows: dict `{field: list of values}` (see `sample_rows`).
-        schema: dict `{field: "int64" | "string"}`.
+        schema: dict `{field: "int64" | "string" | "int64_list" |
+            "string_list"}` (`export_utils.serving_dtypes`).
         batch_sizes: tuple of int. Defaults to `(1, 8)`.
 
     Returns:
@@ -82,6 +97,8 @@ def write_warmup_requests(export_dir, model_name, rows, schema,
     for size in batch_sizes:
         columns = {n: [rows[n][i % num_rows] for i in range(size)] for n in names}
         batch = ru.to_rows(columns)
+        columns = {n: ru.pad_lists(v, schema[n]) if schema[n] in ru.LIST_DTYPES else v
+                   for n, v in columns.items()}
         requests = [
             ru.predict_request(columns, model_name, eu.SERVING_DEFAULT, schema=schema),
             ru.examples_predict_request(batch, model_name, eu.EXAMPLES),
