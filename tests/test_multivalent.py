@@ -183,3 +183,17 @@ def test_ragged_dataset_trains_and_the_model_round_trips(tmp_path):
     np.testing.assert_allclose(loaded.predict(padded, verbose=0),
                                model.predict(ragged, verbose=0), rtol=1e-5, atol=1e-6)
     assert loaded.get_layer("dimgrow_embedding").fields[1].combiner == "mean"
+
+
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_fixed_model_with_lists_trains_with_and_without_xla(jit_compile):
+    model = dg.build_model([FIELDS[0], FIELDS[1].with_dim(3)], backbone="mlp", output_dim=4)
+    model.compile(dg.LazyAdam(1e-2), "binary_crossentropy", jit_compile=jit_compile)
+    lists = _lists(32, 5)
+    x = {"a": np.arange(32) % 10, "g": _padded(lists)}
+    x["g"][[0, 7], 0] = [6, -3]   # 2 out-of-range ids per epoch
+    history = model.fit(x, np.arange(32) % 2, batch_size=8, epochs=2, verbose=0)
+    assert history.history["out_of_range_ids"] == [2.0, 2.0]
+    clean = dict(x, g=np.where((x["g"] >= 6) | (x["g"] < PAD), 0, x["g"]))
+    np.testing.assert_allclose(model.predict(x, batch_size=8, verbose=0),
+                               model.predict(clean, batch_size=8, verbose=0), rtol=0, atol=0)
