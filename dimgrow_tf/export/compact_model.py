@@ -78,6 +78,7 @@ def build_compact(model, prune_gates=False, result=None):
         output_dim=folded.output_dim,
         use_bias=folded.bias is not None,
         count_out_of_range=False,  # serving maps ids itself; no metric state
+        output_mode=folded.output_mode,
         name=EMBEDDING_NAME,
     )
     embedding.build()

@@ -27,6 +27,9 @@ from typing import Dict, List
 import numpy as np
 
 from dimgrow_tf.field_config import FieldConfig
+from dimgrow_tf.layers.backbone_utils import FIELDS
+from dimgrow_tf.layers.backbone_utils import SUM
+from dimgrow_tf.layers.fieldwise_dimgrow_embedding import FieldwiseDimGrowEmbedding
 from dimgrow_tf.layers.dimgrow_embedding import DimGrowEmbedding
 from dimgrow_tf.layers.fixed_field_embedding import FixedFieldEmbedding
 from dimgrow_tf.models.search_result import FINAL_GATE_THRESHOLD
@@ -49,6 +52,8 @@ class FoldedEmbedding:
         widths: str. Which widths were serialised (see module docstring).
         notes: list of str. Where the serialised widths differ from the
             requested ones, and why.
+        output_mode: str. `"sum"`, or `"fields"` for a layer with one
+            projected vector per field (`bias` is then one row per field).
     """
 
     fields: List[FieldConfig]
@@ -59,6 +64,7 @@ class FoldedEmbedding:
     dropped: List[str]
     widths: str = "current"
     notes: List[str] = dataclasses.field(default_factory=list)
+    output_mode: str = SUM
 
     @property
     def output_dim(self):
@@ -135,6 +141,8 @@ def _fold_dimgrow(layer, prune_gates, dims):
     gates = layer.gate_values()
     fields, tables, rows, dropped, notes = [], {}, [], [], []
     bias = np.zeros((layer.output_dim,), "float64")
+    fieldwise = isinstance(layer, FieldwiseDimGrowEmbedding)
+    field_biases = []
     for field in layer.fields:
         variables = layer.field_variables(field.name)
         want = None if dims is None else dims[field.name]
@@ -155,7 +163,14 @@ def _fold_dimgrow(layer, prune_gates, dims):
         # Kept column k: x_k g_k P_k + (1 - g_k) mu_k P_k; pruned: mu_k P_k.
         weight = np.where(keep, 1.0 - gate, 1.0)
         bias += (weight * mean) @ projection
+        field_biases.append((weight * mean) @ projection)
         if not keep.any():
+            if fieldwise:
+                raise ValueError(
+                    f"Field {field.name!r} would be dropped, but this layer gives "
+                    "its head one vector per field (output_mode='fields'): the "
+                    "head cannot lose a field. Export the current widths, or "
+                    "retrain at the result's dims (build_model) and export that.")
             dropped.append(field.name)
             continue
         fields.append(field.with_dim(int(keep.sum())))
@@ -167,12 +182,13 @@ def _fold_dimgrow(layer, prune_gates, dims):
         fields=fields,
         tables={k: v.astype("float32") for k, v in tables.items()},
         kernel=np.concatenate(rows, axis=0).astype("float32"),
-        bias=bias.astype("float32"),
+        bias=(np.stack(field_biases) if fieldwise else bias).astype("float32"),
         source="searched",
         dropped=dropped,
         widths="search_result" if dims is not None else (
             "gates" if prune_gates else "current"),
         notes=notes,
+        output_mode=FIELDS if fieldwise else SUM,
     )
 
 
@@ -193,6 +209,7 @@ def _copy_fixed(layer):
         source="fixed",
         dropped=[f.name for f in layer.fields if f.dim == 0],
         widths="fixed",
+        output_mode=layer.output_mode,
     )
 
 

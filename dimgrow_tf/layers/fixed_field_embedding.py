@@ -5,7 +5,10 @@ from keras import ops
 
 from dimgrow_tf.field_config import FieldConfig
 from dimgrow_tf.field_config import check_unique_fields
-from dimgrow_tf.layers.input_utils import embed_field
+from dimgrow_tf.layers.backbone_utils import FIELDS
+from dimgrow_tf.layers.backbone_utils import OUTPUT_MODES
+from dimgrow_tf.layers.fixed_field_embedding_utils import FieldwiseProjection
+from dimgrow_tf.layers.fixed_field_embedding_utils import RowGatherEmbedding
 from dimgrow_tf.layers.input_utils import lookup_ids
 from dimgrow_tf.layers.input_utils import out_of_range_counter
 from dimgrow_tf.layers.input_utils import split_field_inputs
@@ -18,7 +21,10 @@ class FixedFieldEmbedding(keras.layers.Layer):
 
     This is the retraining model of DimGrow (no gates, no shuffle): tables
     `V_f x d_f*`, `Linear(sum d* -> output_dim)`. Fields with `dim=0` own
-    nothing and their inputs are ignored.
+    nothing and their inputs are ignored. With `output_mode="fields"` each
+    kept field is projected on its own (its rows of the same kernel) and the
+    output is `(batch, kept fields, output_dim)`, for heads such as
+    `DeepFM` that need one vector per field.
 
     Args:
         fields: list of `FieldConfig`; `dim` is each field's fixed width.
@@ -28,6 +34,9 @@ class FixedFieldEmbedding(keras.layers.Layer):
         count_out_of_range: bool. Keep the `out_of_range_ids` metric (the
             exporter turns it off: a serving graph updates no metric).
             Defaults to `True`.
+        output_mode: str. `"sum"` (one projected vector) or `"fields"` (one
+            per kept field; a bias is then one row per field). Defaults to
+            `"sum"`.
         **kwargs: base `keras.layers.Layer` arguments.
 
     Ids outside `[0, vocab_size)` are read as row 0 (the loader's OOV id),
@@ -43,7 +52,8 @@ class FixedFieldEmbedding(keras.layers.Layer):
     """
 
     def __init__(
-        self, fields, output_dim=64, use_bias=False, count_out_of_range=True, **kwargs
+        self, fields, output_dim=64, use_bias=False, count_out_of_range=True,
+        output_mode="sum", **kwargs
     ):
         super().__init__(**kwargs)
         fields = [
@@ -59,7 +69,7 @@ class FixedFieldEmbedding(keras.layers.Layer):
         self.count_out_of_range = bool(count_out_of_range)
         self.out_of_range_ids = out_of_range_counter() if count_out_of_range else None
         self.embeddings = {
-            f.name: _RowGatherEmbedding(
+            f.name: RowGatherEmbedding(
                 f,
                 embeddings_initializer=keras.initializers.RandomNormal(stddev=0.01),
                 name=f"{f.name}_embedding",
@@ -67,9 +77,20 @@ class FixedFieldEmbedding(keras.layers.Layer):
             for f in fields
             if f.dim > 0
         }
-        self.projection = keras.layers.Dense(
-            self.output_dim, use_bias=self.use_bias, name="projection"
-        )
+        if output_mode not in OUTPUT_MODES:
+            raise ValueError(
+                f"`output_mode` must be one of {OUTPUT_MODES}. "
+                f"Received: output_mode={output_mode!r}"
+            )
+        self.output_mode = output_mode
+        if output_mode == FIELDS:
+            self.projection = FieldwiseProjection(
+                [f.dim for f in fields if f.dim > 0], self.output_dim,
+                use_bias=self.use_bias, name="projection")
+        else:
+            self.projection = keras.layers.Dense(
+                self.output_dim, use_bias=self.use_bias, name="projection"
+            )
 
     @property
     def dims(self):
@@ -96,6 +117,8 @@ class FixedFieldEmbedding(keras.layers.Layer):
             batch = next(iter(input_shape.values()))[0]
         else:
             batch = input_shape[0]
+        if self.output_mode == FIELDS:
+            return (batch, sum(f.dim > 0 for f in self.fields), self.output_dim)
         return (batch, self.output_dim)
 
     def get_config(self):
@@ -105,6 +128,7 @@ class FixedFieldEmbedding(keras.layers.Layer):
             output_dim=self.output_dim,
             use_bias=self.use_bias,
             count_out_of_range=self.count_out_of_range,
+            output_mode=self.output_mode,
         )
         return config
 
@@ -113,16 +137,3 @@ class FixedFieldEmbedding(keras.layers.Layer):
         config = dict(config)
         config["fields"] = [FieldConfig.from_config(f) for f in config["fields"]]
         return cls(**config)
-
-
-class _RowGatherEmbedding(keras.layers.Embedding):
-    """`keras.layers.Embedding` whose lookup reads only the looked-up rows;
-    a multi-valent field's lists are combined (`input_utils.combine_rows`)."""
-
-    def __init__(self, field, **kwargs):
-        super().__init__(field.vocab_size, field.dim, **kwargs)
-        self.field = field
-
-    def call(self, inputs):
-        out = embed_field(self.embeddings, ops.cast(inputs, "int32"), self.field)
-        return ops.cast(out, self.compute_dtype)

@@ -3,14 +3,18 @@
 import keras
 
 from dimgrow_tf.field_config import FieldConfig
+from dimgrow_tf.layers.backbone_utils import FIELDS
+from dimgrow_tf.layers.backbone_utils import SUM
+from dimgrow_tf.layers.deep_fm import DeepFM
 from dimgrow_tf.layers.dimgrow_embedding import DimGrowEmbedding
+from dimgrow_tf.layers.fieldwise_dimgrow_embedding import FieldwiseDimGrowEmbedding
 from dimgrow_tf.layers.fixed_field_embedding import FixedFieldEmbedding
 from dimgrow_tf.layers.wide_deep import WideDeep
 from dimgrow_tf.models.search_result import SearchResult
 from dimgrow_tf.optimizers.lazy_adam import LazyAdam
 from dimgrow_tf.search_config import SearchConfig
 
-BACKBONES = ("wide_deep", "mlp")
+BACKBONES = ("wide_deep", "mlp", "dcn_v2", "deepfm")
 
 
 def field_inputs(fields):
@@ -29,9 +33,22 @@ def field_inputs(fields):
 
 
 def make_backbone(backbone):
-    """Returns a fresh head layer: a name in `BACKBONES` or a factory."""
+    """Returns a fresh head layer: a name in `BACKBONES` or a factory.
+
+    `"wide_deep"` (`WideDeep`), `"mlp"`, `"dcn_v2"` (`DCNv2`, on keras-rs's
+    `FeatureCross`: needs the `rs` extra, Python >= 3.11) and `"deepfm"`
+    (`DeepFM`, which reads one vector per field). A head's
+    `embedding_output` attribute (`"sum"` by default, `"fields"`) tells the
+    builders which embedding output it reads.
+    """
     if backbone == "wide_deep":
         return WideDeep(name="wide_deep")
+    if backbone == "dcn_v2":
+        from dimgrow_tf.layers.dcn_v2 import DCNv2
+
+        return DCNv2(name="dcn_v2")
+    if backbone == "deepfm":
+        return DeepFM(name="deepfm")
     if backbone == "mlp":
         return keras.Sequential(
             [
@@ -47,6 +64,10 @@ def make_backbone(backbone):
         f"`backbone` must be one of {BACKBONES} or a zero-argument factory "
         f"returning a Keras layer. Received: {backbone!r}"
     )
+
+
+def _embedding_output(head):
+    return getattr(head, "embedding_output", SUM)
 
 
 def _compile(model, learning_rate):
@@ -70,9 +91,12 @@ def build_search_model(
 
     Args:
         fields: list of FieldConfig (start widths, usually 1).
-        backbone: `"wide_deep"`, `"mlp"` or a factory of a Keras layer
-            mapping `(batch, output_dim)` to a probability. Defaults to
-            `"wide_deep"`.
+        backbone: a name in `BACKBONES` (`"wide_deep"`, `"mlp"`,
+            `"dcn_v2"`, `"deepfm"`) or a factory of a Keras layer mapping
+            `(batch, output_dim)` to a probability (or `(batch, fields,
+            output_dim)` when the layer has `embedding_output = "fields"`;
+            the embedding is then a `FieldwiseDimGrowEmbedding`). Defaults
+            to `"wide_deep"`.
         output_dim: int. Projection width. Defaults to `64`.
         alpha: float. Gate regulariser strength. Defaults to `0.02`.
         seed: int or None. Shuffle seed. Defaults to `None`.
@@ -86,11 +110,14 @@ def build_search_model(
         and an `auc` metric.
     """
     inputs = field_inputs(fields)
-    embedding = DimGrowEmbedding(
+    head = make_backbone(backbone)
+    layer = FieldwiseDimGrowEmbedding if _embedding_output(head) == FIELDS \
+        else DimGrowEmbedding
+    embedding = layer(
         fields, output_dim=output_dim, alpha=alpha, seed=seed,
         name="dimgrow_embedding", **embedding_kwargs,
     )
-    outputs = make_backbone(backbone)(embedding(inputs))
+    outputs = head(embedding(inputs))
     model = keras.Model(inputs, outputs, name="dimgrow_search")
     _compile(model, learning_rate)
     return model, embedding
@@ -125,10 +152,12 @@ def build_model(result, backbone="wide_deep", output_dim=64, learning_rate=1e-3)
     if not any(f.dim > 0 for f in fields):
         raise ValueError("Every field has dim 0: there is nothing to train.")
     inputs = field_inputs(fields)
+    head = make_backbone(backbone)
     embedding = FixedFieldEmbedding(
-        fields, output_dim=output_dim, name="field_embedding"
+        fields, output_dim=output_dim, output_mode=_embedding_output(head),
+        name="field_embedding",
     )
-    outputs = make_backbone(backbone)(embedding(inputs))
+    outputs = head(embedding(inputs))
     model = keras.Model(inputs, outputs, name="dimgrow_fixed")
     _compile(model, learning_rate)
     return model
