@@ -32,6 +32,7 @@ INHERITED = ("epochs", "batch_size", "patience", "seed", "learning_rate",
 def _add_training_args(parser, inherit=False):
     """Training flags (defaults: `TrainSettings`); with `inherit`, unset
     flags take the search's value."""
+    from dimgrow_tf.models.builders import BACKBONES
     from dimgrow_tf.models.search_and_retrain import TrainSettings
 
     defaults = TrainSettings()
@@ -52,6 +53,9 @@ def _add_training_args(parser, inherit=False):
                                       "unsettled epochs do not count)", "patience"))
     parser.add_argument("--seed", type=int, default=default("seed"),
                         help=helptext("random seed", "seed"))
+    parser.add_argument("--backbone", choices=BACKBONES, default=default("backbone"),
+                        help=helptext("head after the embedding ('dcn_v2' needs "
+                                      "keras-rs: the rs extra)", "backbone"))
     parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2),
                         help="Keras progress output (1: progress bars)")
 
@@ -178,7 +182,7 @@ def _settings(args, inherited=None):
     from dimgrow_tf.models.search_and_retrain import TrainSettings
 
     values = {k: v for k, v in (inherited or {}).items() if k in INHERITED}
-    for key in ("epochs", "batch_size", "patience", "seed"):
+    for key in ("epochs", "batch_size", "patience", "seed", "backbone"):
         if getattr(args, key) is not None:
             values[key] = getattr(args, key)
     known = {f.name for f in dataclasses.fields(TrainSettings)}
@@ -262,7 +266,7 @@ def _retrain(args, result, splits, baseline_dim):
         metrics[f"uniform{baseline_dim}"] = evaluate(base, splits["test"])
         timings.update(baseline_seconds=base_info["seconds"],
                        baseline_epochs=base_info["epochs"])
-    given = [k for k in ("epochs", "batch_size", "patience", "seed")
+    given = [k for k in ("epochs", "batch_size", "patience", "seed", "backbone")
              if getattr(args, k, None) is not None]
     metrics["settings"] = _run_settings(
         args, settings, baseline=baseline_dim, search_settings=result.settings,
