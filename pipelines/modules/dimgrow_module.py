@@ -35,6 +35,7 @@ from dimgrow_tf.export import export_utils as eu
 from dimgrow_tf.export.raw_features import layout_ids
 from dimgrow_tf.export.serving_module import build_serving_module
 from dimgrow_tf.export.serving_module import save_serving_module
+from dimgrow_tf.layers.backbone_utils import check_backbone
 
 LABEL_KEY = "label"
 SEARCH_RESULT_FILE = "dimgrow_search_result.json"
@@ -80,6 +81,8 @@ class Hyperparameters:
 
     def __post_init__(self):
         self.train_settings(), self.search_config()  # validates
+        # Before any training: 'dcn_v2' needs keras-rs (Python >= 3.11).
+        check_backbone(self.backbone)
 
     @classmethod
     def from_custom_config(
