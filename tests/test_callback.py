@@ -104,6 +104,26 @@ def test_darts_gate_updates_use_gate_data_only():
     assert any("gate_logits" in v.path for v in model.trainable_variables)
 
 
+def test_darts_gate_optimizer_state_is_saved_with_the_weights(tmp_path):
+    model, emb = make_search_model(FIELDS)
+    x, y = random_batch(FIELDS, 64)
+    config = dg.SearchConfig(high=0.001, low=0.0, check_every=2, max_dim=3, monitor="loss")
+    gate_data = to_dataset(*random_batch(FIELDS, 64, seed=2), 16)
+    search = dg.DimGrowCallback(emb, config, gate_data=gate_data)
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[search])
+    saved = [np.asarray(v) for v in search.gate_optimizer.variables]
+    model.save_weights(str(tmp_path / "w.weights.h5"))
+
+    fresh, fresh_emb = make_search_model(FIELDS)
+    again = dg.DimGrowCallback(fresh_emb, config, gate_data=gate_data)
+    fresh.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[again], steps_per_epoch=1)
+    fresh.load_weights(str(tmp_path / "w.weights.h5"))
+    restored = [np.asarray(v) for v in again.gate_optimizer.variables]
+    assert int(again.gate_optimizer.iterations) == 4 and fresh_emb.dims == emb.dims
+    for a, b in zip(saved, restored):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_callback_config_round_trip_and_validation():
     emb = dg.DimGrowEmbedding(FIELDS)
     search = dg.DimGrowCallback(

@@ -46,7 +46,7 @@ def test_demo_with_default_arguments_resizes_exports_and_answers(tmp_path):
     # README's `dimgrow demo`: default size and verbosity (progress bars, resize lines).
     proc = _run("demo", "--out", tmp_path / "o", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "Epoch 1/8" in proc.stdout
+    assert f"Epoch 1/{dg.TrainSettings.epochs}" in proc.stdout
     resizes = RESIZE_LINE.findall(proc.stdout)
     assert len(resizes) >= 2 and "grow" in resizes, proc.stdout[-3000:]
     assert re.search(r"^Search: \d+ epochs, [1-9]\d* resizes", proc.stdout, re.M)

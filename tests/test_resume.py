@@ -61,9 +61,14 @@ SCRIPT = textwrap.dedent('''
     x, y, fields = make_synthetic_ctr(num_rows=1600, signal_fields=2, noise_fields=2,
                                       vocab_size=30, seed=3)
     train = tf.data.Dataset.from_tensor_slices((x, y)).batch(100)
-    model, emb = dg.build_search_model(fields, backbone="mlp", seed=5, output_dim=8)
+    # The default search path: LazyAdam (per-slice steps) and DARTS gate
+    # updates. One gate batch, so its position need not be checkpointed.
+    gate_data = train.take(1)
+    model, emb = dg.build_search_model(fields, backbone="mlp", seed=5, output_dim=8,
+                                       alpha=0.0)
     search = dg.DimGrowCallback(emb, dg.SearchConfig(
-        high=0.52, low=0.3, check_every=4, max_dim=4, window=1, monitor="loss"))
+        high=0.52, low=0.3, check_every=4, max_dim=4, window=1, monitor="loss",
+        gate_learning_rate=0.05), gate_data=gate_data)
 
     class Kill(keras.callbacks.Callback):
         def on_train_batch_end(self, batch, logs=None):
@@ -72,7 +77,9 @@ SCRIPT = textwrap.dedent('''
 
     model.fit(train, epochs=6, verbose=0, callbacks=[
         search, keras.callbacks.BackupAndRestore(backup, double_checkpoint=True), Kill()])
+    state = search.get_state()
     json.dump({"dims": emb.dims, "history": search.history, "step": search.step,
+               "slice_steps": state["slice_steps"], "gate_optimizer": state["gate_optimizer"],
                "result": search.result().get_config(),
                "weights": [w.tolist() for w in model.get_weights()]}, open(out, "w"))
 ''')
@@ -101,6 +108,10 @@ def test_sigkill_mid_search_resumes_to_the_same_result(tmp_path):
     assert any(e["step"] > 40 for e in a["history"]) or a["step"] > 40
     assert b["dims"] == a["dims"] and b["history"] == a["history"] and b["step"] == a["step"]
     assert b["result"] == a["result"]
+    assert b["slice_steps"] == a["slice_steps"] and a["slice_steps"]["gates"]
+    np.testing.assert_allclose(np.concatenate([np.ravel(v) for v in b["gate_optimizer"]]),
+                               np.concatenate([np.ravel(v) for v in a["gate_optimizer"]]),
+                               rtol=0, atol=1e-6)
     for wa, wb in zip(a["weights"], b["weights"]):
         np.testing.assert_allclose(np.array(wb), np.array(wa), rtol=0, atol=1e-6)
 

@@ -111,3 +111,60 @@ def warn_global_bias_correction(optimizer):
             RuntimeWarning,
             stacklevel=3,
         )
+
+
+def optimizer_values(optimizer):
+    """Every variable of a built `optimizer` as nested lists (small ones:
+    the DARTS gate optimizer's step, learning rate and gate moments)."""
+    if optimizer is None or not optimizer.built:
+        return None
+    return [np.asarray(keras.ops.convert_to_numpy(v)).tolist() for v in optimizer.variables]
+
+
+def load_optimizer_values(optimizer, values):
+    """Assigns `optimizer_values` output back; raises on a mismatch."""
+    variables = optimizer.variables if optimizer.built else []
+    if len(variables) != len(values):
+        raise ValueError(
+            f"Saved DARTS gate optimizer has {len(values)} variables; this one has "
+            f"{len(variables)}."
+        )
+    for variable, value in zip(variables, values):
+        value = np.asarray(value, dtype=keras.backend.standardize_dtype(variable.dtype))
+        variable.assign(value)
+
+
+def optimizer_state(model, extra_optimizers):
+    """The optimizer state a search saves beside its weights, JSON-able.
+
+    `slice_steps`: the birth steps of every slice, per optimizer role
+    (`"model"`, `"gates"`); `gate_optimizer`: every variable of the DARTS
+    gate optimizer (Keras saves only the model's optimizer).
+    """
+    gates = extra_optimizers[0] if extra_optimizers else None
+    roles = {"model": getattr(model, "optimizer", None), "gates": gates}
+    steps = {role: slice_steps_of(o) for role, o in roles.items()}
+    return {
+        "slice_steps": {r: s.get_state() for r, s in steps.items() if s is not None},
+        "gate_optimizer": optimizer_values(gates),
+    }
+
+
+def load_optimizer_state(model, extra_optimizers, state):
+    """Restores `optimizer_state` output; returns what could not be restored
+    yet (optimizers not built), or None."""
+    gates = extra_optimizers[0] if extra_optimizers else None
+    pending = {}
+    if state.get("gate_optimizer") is not None:
+        if gates is not None and gates.built:
+            load_optimizer_values(gates, state["gate_optimizer"])
+        else:
+            pending["gate_optimizer"] = state["gate_optimizer"]
+    roles = {"model": getattr(model, "optimizer", None), "gates": gates}
+    for role, saved in (state.get("slice_steps") or {}).items():
+        steps = slice_steps_of(roles.get(role))
+        if steps is not None and steps.by_path:
+            steps.set_state(saved)
+        else:
+            pending.setdefault("slice_steps", {})[role] = saved
+    return pending or None

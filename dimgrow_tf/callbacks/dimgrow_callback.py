@@ -9,8 +9,9 @@ import numpy as np
 from dimgrow_tf.callbacks.callback_utils import column_bytes
 from dimgrow_tf.callbacks.callback_utils import disable_xla
 from dimgrow_tf.callbacks.callback_utils import hold_early_stopping
+from dimgrow_tf.callbacks.callback_utils import load_optimizer_state
+from dimgrow_tf.callbacks.callback_utils import optimizer_state
 from dimgrow_tf.callbacks.callback_utils import refuse_weight_restoring_callbacks
-from dimgrow_tf.callbacks.callback_utils import slice_steps_of
 from dimgrow_tf.callbacks.callback_utils import warn_global_bias_correction
 from dimgrow_tf.callbacks.darts_utils import GateStep
 from dimgrow_tf.field_config import FieldConfig
@@ -108,7 +109,7 @@ class DimGrowCallback(keras.callbacks.Callback):
         self._warned_monitor = False
         self._gate_step = None
         self._column_bytes = None
-        self._pending_slice_steps = None
+        self._pending_optimizer_state = None
 
     @property
     def check_every(self):
@@ -131,10 +132,16 @@ class DimGrowCallback(keras.callbacks.Callback):
         hooks.state_consumer = self.set_state
 
     def _after_load_resize(self, remaps):
-        follow_resize(self.model, remaps, self._extra_optimizers())
+        follow_resize(self.model, remaps, self._gate_optimizers())
 
     def _extra_optimizers(self):
         return [self._gate_step.optimizer] if self._gate_step is not None else []
+
+    def _gate_optimizers(self):
+        """The DARTS gate optimizer, also after `fit` ended (saving, loading)."""
+        if self._gate_step is None and self.gate_data is not None and self.gate_optimizer:
+            return [self.gate_optimizer]
+        return self._extra_optimizers()
 
     def get_state(self):
         """JSON-able search state (saved with the layer's weights)."""
@@ -148,18 +155,8 @@ class DimGrowCallback(keras.callbacks.Callback):
             "streaks": {k: list(v) for k, v in self.streaks.items()},
             "history": self.history,
             "best": best,
-            "slice_steps": {
-                role: steps.get_state() for role, steps in self._slice_steps().items()
-            },
+            **optimizer_state(self.model, self._gate_optimizers()),
         }
-
-    def _slice_steps(self):
-        """`{"model" | "gates": SliceSteps}` of the optimizers that keep them."""
-        optimizers = {"model": getattr(self.model, "optimizer", None)}
-        if self._gate_step is not None:
-            optimizers["gates"] = self._gate_step.optimizer
-        found = {role: slice_steps_of(o) for role, o in optimizers.items()}
-        return {role: steps for role, steps in found.items() if steps is not None}
 
     def set_state(self, state):
         """Restores `get_state()` output (e.g. when a checkpoint is loaded)."""
@@ -172,17 +169,16 @@ class DimGrowCallback(keras.callbacks.Callback):
             best = dict(best)
             best["fields"] = [FieldConfig.from_config(f) for f in best["fields"]]
         self._best = best
-        self._pending_slice_steps = state.get("slice_steps") or None
-        self._restore_slice_steps()
+        self._pending_optimizer_state = {
+            k: state.get(k) for k in ("slice_steps", "gate_optimizer")
+        }
+        self._restore_optimizer_state()
 
-    def _restore_slice_steps(self):
-        if self._pending_slice_steps is None or self.model is None:
-            return
-        found = self._slice_steps()
-        for role, saved in list(self._pending_slice_steps.items()):
-            if role in found:
-                found[role].set_state(saved)
-                del self._pending_slice_steps[role]
+    def _restore_optimizer_state(self):
+        if self._pending_optimizer_state is not None and self.model is not None:
+            self._pending_optimizer_state = load_optimizer_state(
+                self.model, self._gate_optimizers(), self._pending_optimizer_state
+            )
 
     def on_train_begin(self, logs=None):
         refuse_weight_restoring_callbacks(self)
@@ -200,7 +196,7 @@ class DimGrowCallback(keras.callbacks.Callback):
             reset_compiled_functions(self.model)
         prepare_resizing(self.model, self.layer, self._extra_optimizers())
         warn_global_bias_correction(getattr(self.model, "optimizer", None))
-        self._restore_slice_steps()
+        self._restore_optimizer_state()
         if self.config.budget_bytes is not None:
             self._column_bytes = column_bytes(
                 self.layer, [self.model.optimizer, *self._extra_optimizers()]

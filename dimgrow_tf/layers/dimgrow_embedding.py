@@ -14,7 +14,7 @@ from dimgrow_tf.layers.dimgrow_embedding_utils import LayerHooks
 from dimgrow_tf.layers.dimgrow_embedding_utils import TraceCounts
 from dimgrow_tf.layers.dimgrow_embedding_utils import check_layer_args
 from dimgrow_tf.layers.dimgrow_embedding_utils import check_plan_entry
-from dimgrow_tf.layers.dimgrow_embedding_utils import column_initializer
+from dimgrow_tf.layers.dimgrow_embedding_utils import COLUMN_STDDEV
 from dimgrow_tf.layers.dimgrow_embedding_utils import variable_specs
 from dimgrow_tf.layers.input_utils import embed_field
 from dimgrow_tf.layers.input_utils import lookup_ids
@@ -292,7 +292,9 @@ class DimGrowEmbedding(keras.layers.Layer):
         width (same variable object, resizable storage, the old buffer is
         freed); surviving columns keep their values exactly. Fresh table
         columns and projection rows are drawn from N(0, 0.01), the rule
-        `build` uses for every column and row too; fresh gate logits start
+        `build` uses for every column and row too (here from the layer's
+        checkpointed seed generator, so a resumed search grows the same
+        values); fresh gate logits start
         at 0 (g = 0.5) and fresh moving means at 0. The optimizer's slots
         must follow: use `apply_resize`, which does it (as
         `DimGrowCallback` does).
@@ -302,7 +304,13 @@ class DimGrowEmbedding(keras.layers.Layer):
         """
         if not self.built:
             raise ValueError(f"Layer {self.name!r} must be built before resize.")
-        init = column_initializer()
+        # Drawn from the layer's seed generator (saved with the weights), so
+        # a search resumed from a checkpoint grows the same columns.
+        def init(shape):
+            return keras.random.normal(
+                shape, stddev=COLUMN_STDDEV, seed=self.seed_generator
+            )
+
         remaps = []
         for name, change in plan.items():
             field = check_plan_entry(self._fields, name, change)
