@@ -31,6 +31,7 @@ def export_saved_model(
     warmup_features=None,
     write_config=True,
     result=None,
+    tokenizers=None,
 ):
     """Exports a searched or retrained model as a compact SavedModel.
 
@@ -101,6 +102,12 @@ def export_saved_model(
             Defaults to `True`.
         result: SearchResult, the path of its JSON, or None. Searched
             models only: serialise its final dims. Defaults to `None`.
+        tokenizers: dict `{field: TextTokenizer}` or None. Text fields:
+            each takes one raw string per row, tokenized in the serving
+            graph by the tokenizer the field was trained with. Which ops
+            beyond core TensorFlow the graph needs (tensorflow-text's, for
+            a WordPiece tokenizer) is written to the metadata's
+            `custom_ops`. Defaults to `None`.
 
     Returns:
         str: the version directory written.
@@ -127,7 +134,8 @@ def export_saved_model(
     compact, folded = build_compact(model, prune_gates=prune_gates, result=result)
     eu.check_layout_sizes(folded.fields)
     vocabulary = eu.check_vocabulary(vocabulary, folded.fields, folded.dropped)
-    kinds = field_kinds(folded.fields, vocabulary)
+    tokenizers = eu.check_tokenizers(tokenizers, folded.fields, folded.dropped, vocabulary)
+    kinds = field_kinds(folded.fields, vocabulary, tokenizers)
     schema = eu.serving_dtypes(folded.fields, kinds)
     rows = sample_rows(folded.fields, kinds, vocabulary,
                        features=warmup_features) if warmup else None
@@ -138,7 +146,7 @@ def export_saved_model(
     created = [d for d in (str(export_base), model_dir) if not tf.io.gfile.exists(d)]
     staging = None
     try:
-        features = RawFeatures(folded.fields, vocabulary, scratch)
+        features = RawFeatures(folded.fields, vocabulary, scratch, tokenizers)
         module, signatures = build_serving_module(compact, features)
         tf.io.gfile.makedirs(model_dir)
         staging = smu.staging_dir(model_dir, version)
@@ -147,7 +155,8 @@ def export_saved_model(
         tf.io.gfile.makedirs(extra)
         with tf.io.gfile.GFile(posixpath.join(extra, eu.METADATA_FILE), "w") as fh:
             fh.write(eu.metadata(model_name, version, folded, kinds, vocabulary,
-                                 prune_gates, result))
+                                 prune_gates, result, tokenizers,
+                                 smu.non_core_ops(staging)))
         if warmup:
             write_warmup_requests(staging, model_name, rows, schema)
         smu.publish(staging, final)

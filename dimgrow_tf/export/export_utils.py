@@ -92,6 +92,35 @@ def check_vocabulary(vocabulary, kept_fields, dropped):
     return vocabulary
 
 
+def check_tokenizers(tokenizers, kept_fields, dropped, vocabulary=None):
+    """Returns `{field: TextTokenizer}` of the kept text fields, or `{}`.
+
+    Raises:
+        ValueError: a field the model lacks, one that is not multi-valent,
+            one the vocabulary also names, or a tokenizer whose vocabulary
+            size differs from the field's table.
+    """
+    kept = {f.name: f for f in kept_fields}
+    out = {}
+    for name, tokenizer in (tokenizers or {}).items():
+        if name in dropped:
+            continue
+        if name not in kept:
+            raise ValueError(f"`tokenizers` names field {name!r} that the model lacks. "
+                             f"Fields of the model: {sorted(set(kept) | set(dropped))}.")
+        if not kept[name].multivalent:
+            raise ValueError(f"Text field {name!r} must be multi-valent (a combiner).")
+        if vocabulary is not None and name in vocabulary.field_names:
+            raise ValueError(f"Field {name!r} has both a tokenizer and a vocabulary.")
+        if tokenizer.vocab_size != kept[name].vocab_size:
+            raise ValueError(
+                f"Field {name!r}: the tokenizer gives {tokenizer.vocab_size} ids but "
+                f"the model's table has vocab_size={kept[name].vocab_size}. Export "
+                "with the tokenizer the model was trained with.")
+        out[name] = tokenizer
+    return out
+
+
 def check_layout_sizes(kept_fields):
     """Every exported field needs the ids 0 (OOV) and 1 (missing)."""
     small = [f.name for f in kept_fields if f.vocab_size < 2]
@@ -105,10 +134,10 @@ def check_layout_sizes(kept_fields):
 def serving_dtypes(fields, kinds):
     """`{field: "int64" | "string" | "int64_list" | "string_list"}`: the
     request schema of an export (`request_utils`); `*_list` for
-    multi-valent fields."""
+    multi-valent fields, `"string"` for text fields (one text per row)."""
     return {
-        f.name: ("string" if kinds[f.name] == "string" else "int64")
-        + ("_list" if f.multivalent else "")
+        f.name: ("string" if kinds[f.name] in ("string", "text") else "int64")
+        + ("_list" if f.multivalent and kinds[f.name] != "text" else "")
         for f in fields
     }
 
@@ -126,7 +155,7 @@ def check_model_name(model_name):
 
 
 def metadata(model_name, version, folded, kinds, vocabulary, prune_gates,
-             result=None):
+             result=None, tokenizers=None, custom_ops=()):
     """The JSON description written to `assets.extra/dimgrow_export.json`."""
     import keras
     import tensorflow as tf
@@ -144,7 +173,11 @@ def metadata(model_name, version, folded, kinds, vocabulary, prune_gates,
         }
         if f.multivalent:
             entry["combiner"] = f.combiner
-        if kinds[f.name] != "id":
+        if kinds[f.name] == "text":
+            tokenizer = tokenizers[f.name]
+            entry["tokenizer"] = {"kind": tokenizer.kind, "lowercase": tokenizer.lowercase,
+                                  "max_len": tokenizer.max_len}
+        elif kinds[f.name] != "id":
             entry["vocabulary_values"] = len(vocabulary.values(f.name))
             entry["missing_tokens"] = list(vocabulary.missing)
             entry["discretised"] = f.name in vocabulary.discretise
@@ -171,6 +204,7 @@ def metadata(model_name, version, folded, kinds, vocabulary, prune_gates,
                 REGRESS: {"inputs": ["inputs"], "outputs": ["outputs"]},
             },
             "ids": {"oov": 0, "missing": 1, "first_value": 2},
+            "custom_ops": list(custom_ops),
             "id_rule": ID_RULE,
             "dimgrow_tf_version": __version__,
             "tensorflow_version": tf.__version__,

@@ -13,7 +13,11 @@ serving:
 Raw values of the vocabulary's `discretise` fields first go through the
 loader's `floor(ln(v)**2)` for `v > 2` (`log_squared`), as when loading.
 
-A multi-valent field (`FieldConfig.combiner`) takes a list of values per
+A text field (a multi-valent field with a `TextTokenizer`) takes one string
+per row and the tokenizer maps it to token ids in the same layout; an
+empty string or an absent feature is missing (`[1]`).
+
+Any other multi-valent field (`FieldConfig.combiner`) takes a list of values per
 row: a padded `(batch, length)` tensor in `serving_default` (padding:
 `""` or a missing token for strings, `-1` for integers; both are dropped)
 or a list feature in a `tf.Example`. Each value maps by the rule above; a
@@ -33,12 +37,13 @@ from dimgrow_tf.data.vocabulary import FIRST_VALUE_ID
 from dimgrow_tf.data.vocabulary import MISSING_ID
 from dimgrow_tf.data.vocabulary import OOV_ID
 from dimgrow_tf.field_config import PAD_ID
+from dimgrow_tf.layers.text_tokenizer_utils import padded_token_ids
 
 # A feature absent from a tf.Example parses to these: a line break, which no
 # vocabulary value may hold, and the smallest int64 (reserved: missing).
 ABSENT_STRING = "\n"
 ABSENT_INT = -(2**63)
-STRING, INT, ID = "string", "int", "id"
+STRING, INT, ID, TEXT = "string", "int", "id", "text"
 
 
 def layout_ids(index, missing):
@@ -76,16 +81,19 @@ def log_squared(values):
     return tf.where(values > 2, squared, values)
 
 
-def field_kinds(fields, vocabulary):
-    """`{field: "string" | "int" | "id"}` of an export's inputs.
+def field_kinds(fields, vocabulary, tokenizers=None):
+    """`{field: "string" | "int" | "id" | "text"}` of an export's inputs.
 
     `"string"`: a `"str"` vocabulary field, served as `DT_STRING`;
     `"int"`: an `"int"` vocabulary field, served as `DT_INT64` raw values;
-    `"id"`: a field without a vocabulary, served as `DT_INT64` ids.
+    `"id"`: a field without a vocabulary, served as `DT_INT64` ids;
+    `"text"`: a field with a tokenizer, served as one `DT_STRING` per row.
     """
     kinds = {}
     for f in fields:
-        if vocabulary is None or f.name not in vocabulary.field_names:
+        if tokenizers and f.name in tokenizers:
+            kinds[f.name] = TEXT
+        elif vocabulary is None or f.name not in vocabulary.field_names:
             kinds[f.name] = ID
         else:
             kinds[f.name] = STRING if vocabulary.kinds[f.name] == "str" else INT
@@ -105,17 +113,19 @@ class RawFeatures(tf.Module):
         vocabulary: Vocabulary or None. Its fields take raw values.
         asset_dir: str. Directory for the value files (`vocab_<field>.txt`,
             one value per line; copied into the export's `assets/`).
+        tokenizers: dict `{field: TextTokenizer}` or None. Text fields.
     """
 
-    def __init__(self, fields, vocabulary, asset_dir):
+    def __init__(self, fields, vocabulary, asset_dir, tokenizers=None):
         super().__init__(name="raw_features")
         self.fields = list(fields)
-        self.kinds = field_kinds(self.fields, vocabulary)
+        self.tokenizers = dict(tokenizers or {})
+        self.kinds = field_kinds(self.fields, vocabulary, self.tokenizers)
         self.tables = {}
         self.missing = {}
         self.discretise = set(vocabulary.discretise) if vocabulary else set()
         for f in self.fields:
-            if self.kinds[f.name] == ID:
+            if self.kinds[f.name] in (ID, TEXT):
                 continue
             path = os.path.join(asset_dir, f"vocab_{f.name}.txt")
             write_values(path, vocabulary.values(f.name))
@@ -126,8 +136,8 @@ class RawFeatures(tf.Module):
     def input_signature(self):
         return {
             f.name: tf.TensorSpec(
-                [None, None] if f.multivalent else [None],
-                tf.string if self.kinds[f.name] == STRING else tf.int64,
+                [None, None] if self._lists(f) else [None],
+                tf.string if self.kinds[f.name] in (STRING, TEXT) else tf.int64,
                 name=f.name,
             )
             for f in self.fields
@@ -137,8 +147,8 @@ class RawFeatures(tf.Module):
     def example_spec(self):
         spec = {}
         for f in self.fields:
-            dtype = tf.string if self.kinds[f.name] == STRING else tf.int64
-            if f.multivalent:
+            dtype = tf.string if self.kinds[f.name] in (STRING, TEXT) else tf.int64
+            if self._lists(f):
                 spec[f.name] = tf.io.RaggedFeature(dtype, row_splits_dtype=tf.int64)
             elif dtype == tf.string:
                 spec[f.name] = tf.io.FixedLenFeature([], dtype, default_value=ABSENT_STRING)
@@ -149,12 +159,22 @@ class RawFeatures(tf.Module):
     def __call__(self, raw):
         ids = {}
         for f in self.fields:
+            if self.kinds[f.name] == TEXT:
+                ids[f.name] = self._text_ids(f, tf.ensure_shape(raw[f.name], [None]))
+                continue
             if f.multivalent:
                 ids[f.name] = self._list_ids(f, raw[f.name])
                 continue
             values = tf.ensure_shape(raw[f.name], [None])
             ids[f.name] = self._ids(f, values, self._missing(f, values))
         return ids
+
+    def _lists(self, field):
+        return field.multivalent and self.kinds[field.name] != TEXT
+
+    def _text_ids(self, field, values):
+        missing = tf.equal(values, ABSENT_STRING)
+        return self.tokenizers[field.name](tf.where(missing, "", values))
 
     def _missing(self, field, values):
         if self.kinds[field.name] == STRING:
@@ -188,18 +208,7 @@ class RawFeatures(tf.Module):
             pad = tf.equal(flat, tf.constant(PAD_ID, flat.dtype))
         lists = tf.ragged.boolean_mask(lists, tf.logical_not(lists.with_flat_values(pad)))
         ids = self._ids(field, lists.flat_values, tf.zeros_like(lists.flat_values, tf.bool))
-        return padded_lists(lists.with_flat_values(ids))
-
-
-def padded_lists(lists):
-    """Ragged int ids -> `(batch, length >= 1)` int32 padded with `PAD_ID`;
-    a row without ids becomes `[MISSING_ID]`."""
-    lengths = lists.row_lengths()
-    dense = tf.cast(lists.to_tensor(default_value=tf.constant(PAD_ID, lists.dtype)), tf.int32)
-    dense = tf.pad(dense, [[0, 0], [0, tf.maximum(1 - tf.shape(dense)[1], 0)]],
-                   constant_values=PAD_ID)
-    first = tf.where(tf.equal(lengths, 0), MISSING_ID, dense[:, 0])
-    return tf.concat([first[:, None], dense[:, 1:]], axis=1)
+        return padded_token_ids(lists.with_flat_values(ids))
 
 
 def write_values(path, values):

@@ -67,6 +67,29 @@ def device_strings(export_dir):
     return found
 
 
+def non_core_ops(export_dir):
+    """Sorted op types of a SavedModel that core TensorFlow does not define.
+
+    An op is core when `tf.raw_ops` has it (generated from TensorFlow's own
+    op registry); any other op (e.g. tensorflow-text's `FastWordpiece...`)
+    must be registered in the model server too.
+    """
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    proto = saved_model_pb2.SavedModel()
+    with tf.io.gfile.GFile(posixpath.join(export_dir, "saved_model.pb"), "rb") as fh:
+        proto.ParseFromString(fh.read())
+    functions = set()
+    ops = set()
+    for meta_graph in proto.meta_graphs:
+        library = meta_graph.graph_def.library
+        functions |= {f.signature.name for f in library.function}
+        ops |= {n.op for n in meta_graph.graph_def.node}
+        for function in library.function:
+            ops |= {n.op for n in function.node_def}
+    return sorted(op for op in ops - functions if not hasattr(tf.raw_ops, op))
+
+
 def existing_versions(model_dir):
     """Sorted integer version directories under `model_dir`."""
     if not tf.io.gfile.isdir(model_dir):

@@ -9,6 +9,7 @@ from dimgrow_tf.export import export_utils as eu
 from dimgrow_tf.export import request_utils as ru
 from dimgrow_tf.export.raw_features import ID
 from dimgrow_tf.export.raw_features import STRING
+from dimgrow_tf.export.raw_features import TEXT
 
 WARMUP_BATCH_SIZES = (1, 8)
 
@@ -18,7 +19,8 @@ def sample_rows(fields, kinds, vocabulary=None, num_rows=8, features=None):
 
     Args:
         fields: FieldConfigs of the export's inputs.
-        kinds: dict `{field: "string" | "int" | "id"}` (`raw_features`).
+        kinds: dict `{field: "string" | "int" | "id" | "text"}`
+            (`raw_features`).
         vocabulary: Vocabulary or None: values of the non-`"id"` fields.
         num_rows: int. Rows to return. Defaults to `8`.
         features: optional dict `{field: values}` of real raw rows (e.g. a
@@ -34,12 +36,14 @@ def sample_rows(fields, kinds, vocabulary=None, num_rows=8, features=None):
             if not values:
                 raise ValueError(f"`warmup_features[{f.name!r}]` is empty.")
             values = [values[i % len(values)] for i in range(num_rows)]
+        elif kind == TEXT:
+            values = [f"warmup text {i}" for i in range(num_rows)]
         else:
             pool = list(range(f.vocab_size)) if kind == ID else vocabulary.values(f.name)
             values = [pool[(i * 7919) % len(pool)] for i in range(num_rows)] if pool \
                 else [""] * num_rows
-        convert = _text if kind == STRING else int
-        if f.multivalent:
+        convert = _text if kind in (STRING, TEXT) else int
+        if f.multivalent and kind != TEXT:
             # One to three values per row (a given row keeps its own list).
             rows[f.name] = [
                 [convert(x) for x in v] if isinstance(v, (list, tuple, np.ndarray))
