@@ -78,6 +78,8 @@ WORKER = textwrap.dedent('''
 
     if args.get("drift") and label == "worker_1":
         random.seed(99)  # grown columns would differ without the broadcast
+    if args.get("reseed"):
+        random.seed(args["reseed"])  # ... and without the checkpointed state
     search = dg.DimGrowCallback(emb, dg.SearchConfig(
         check_every=4, max_dim=4, window=1, high=0.55, low=0.05))
     history = dg.distributed_fit(model, train, valid, epochs=4,
@@ -196,13 +198,15 @@ def test_two_workers_equal_one_process_with_the_same_global_batch(two_workers, o
     chief = two_workers[0]
     assert one_process["replicas"] == 2
     _assert_same_run(chief, one_process, weights_atol=1e-6)
-    for key in ("val_auc", "val_loss", "auc", "total_dims"):
+    for key in ("val_auc", "auc", "total_dims"):
         np.testing.assert_allclose(chief["history"][key], one_process["history"][key],
                                    rtol=0, atol=1e-6)
-    # Keras's MirroredStrategy tally of `loss` also counts the other local
-    # replica's gate regulariser (add_loss); gradients are unaffected.
-    np.testing.assert_allclose(chief["history"]["loss"], one_process["history"]["loss"],
-                               rtol=0, atol=2e-3)
+    # Under MirroredStrategy a replica's `model.losses` also holds the other
+    # local replica's gate regulariser (add_loss), so the loss values (not
+    # the gradients: weights above are equal) differ by about that term.
+    for key in ("loss", "val_loss"):
+        np.testing.assert_allclose(chief["history"][key], one_process["history"][key],
+                                   rtol=0, atol=2e-3)
     np.testing.assert_allclose(chief["retrain"]["val_auc"], one_process["retrain"]["val_auc"],
                                rtol=0, atol=1e-6)
 
@@ -217,7 +221,9 @@ def test_killed_worker_resumes_to_the_same_search(workdir, two_workers):
         assert cluster.poll()[1] == -9, _logs(out)
     # The chief waited in a collective for the dead worker; both were stopped.
     assert latest_checkpoint(ckpt).endswith("epoch-00002")
-    resumed = _run_two_workers(workdir, "resumed", ckpt=ckpt)
+    # Restarted processes start from other Python random states: the resume
+    # restores the chief's, from which Keras seeds the later grown columns.
+    resumed = _run_two_workers(workdir, "resumed", ckpt=ckpt, reseed=7)
     for run in resumed:
         _assert_same_run(run, two_workers[0])
         assert run["history"] == two_workers[0]["history"]

@@ -14,6 +14,7 @@ so nothing a save reads can leave one worker waiting for another).
 
 import json
 import os
+import random
 
 import tensorflow as tf
 
@@ -72,6 +73,23 @@ def restore_checkpoint(model, directory, strategy):
         model.load_weights(os.path.join(folder, WEIGHTS))
     with tf.io.gfile.GFile(os.path.join(folder, STATE)) as f:
         return json.load(f)
+
+
+def python_random_state():
+    """Python's `random` state as JSON-able lists.
+
+    Keras draws the seed of every unseeded initializer from it, e.g. the
+    initializer of a grown column, so a resumed search restores it to make
+    the same draws as an uninterrupted one.
+    """
+    version, internal, gauss = random.getstate()
+    return [version, list(internal), gauss]
+
+
+def set_python_random_state(state):
+    """Restores `python_random_state()` output."""
+    version, internal, gauss = state
+    random.setstate((version, tuple(internal), gauss))
 
 
 def _write_json(path, value):

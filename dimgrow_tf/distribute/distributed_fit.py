@@ -6,8 +6,10 @@ import keras
 import tensorflow as tf
 
 from dimgrow_tf.distribute.agreement_utils import WidthAgreement
+from dimgrow_tf.distribute.checkpoint_utils import python_random_state
 from dimgrow_tf.distribute.checkpoint_utils import restore_checkpoint
 from dimgrow_tf.distribute.checkpoint_utils import save_checkpoint
+from dimgrow_tf.distribute.checkpoint_utils import set_python_random_state
 from dimgrow_tf.distribute.cluster_utils import is_chief
 from dimgrow_tf.distribute.distributed_fit_config import DistributedFitConfig
 from dimgrow_tf.distribute.step_utils import DistributedSteps
@@ -49,7 +51,9 @@ def distributed_fit(
     With `checkpoint_dir` (a folder every worker can read, e.g. a bucket),
     the chief saves the weights, optimizer, widths and search state every
     `config.checkpoint_every` epochs, and a restarted job resumes after
-    the last saved epoch with the same widths and search state.
+    the last saved epoch with the same widths and search state (and the
+    chief's Python `random` state, from which Keras seeds the columns a
+    later grow draws).
 
     Args:
         model: a compiled `keras.Model` built and compiled inside
@@ -121,6 +125,8 @@ def distributed_fit(
             done = epochs if state.get("stopped") else int(state["epoch"])
             history.epoch = list(state["history_epochs"])
             history.history = {k: list(v) for k, v in state["history"].items()}
+            if state.get("python_random") is not None:
+                set_python_random_state(state["python_random"])
     agreement = WidthAgreement(model, steps, enabled=config.verify_agreement)
     for epoch in range(done, epochs):
         steps.reset()
@@ -143,6 +149,7 @@ def distributed_fit(
             state = {
                 "epoch": epoch + 1,
                 "stopped": bool(model.stop_training),
+                "python_random": python_random_state(),
                 "history_epochs": list(history.epoch),
                 "history": {k: [_plain(v) for v in vs] for k, vs in history.history.items()},
             }
