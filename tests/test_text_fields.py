@@ -179,3 +179,34 @@ def test_a_batch_of_only_empty_texts_is_missing():
         assert _ids(tok, ["", ""]).tolist() == [[1], [1]]
         ds = tf.data.Dataset.from_tensor_slices(["", ""]).batch(2).map(tok)
         assert next(iter(ds)).numpy().tolist() == [[1], [1]]
+
+
+SHARED = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
+ML_SPLITS = os.path.join(SHARED, "splits", "movielens_100k")
+ML_RAW = os.path.join(SHARED, "movielens_100k")
+
+
+@needs_hub
+@pytest.mark.skipif(not (os.path.isdir(ML_SPLITS) and os.path.isdir(ML_RAW)),
+                    reason="../shared/data (MovieLens-100K) is not available")
+def test_movielens_splits_gain_genres_and_titles_of_u_item():
+    from dimgrow_tf.data.datasets import load_split_dir
+    from dimgrow_tf.data.movielens_utils import add_item_lists
+
+    fields, splits = load_split_dir(ML_SPLITS)
+    fields, splits, tok = add_item_lists(fields, splits, ML_RAW)
+    assert [(f.name, f.vocab_size, f.combiner) for f in fields[-2:]] == [
+        ("genres", 21, "mean"), ("title", tok.vocab_size, "mean")]
+    for split in ("train", "valid", "test"):
+        x = splits[split][0]
+        assert x["genres"].shape == (len(x["item_id"]), 6)
+        assert len(x["title"]) == len(x["item_id"])
+    x = splits["train"][0]
+    toy_story = np.flatnonzero(x["item_id"] == 0)[0]   # split id 0 = item 1
+    # Animation, Children's, Comedy: GENRES positions 3, 4, 5 -> ids 5, 6, 7.
+    assert x["genres"][toy_story].tolist() == [5, 6, 7, PAD, PAD, PAD]
+    toy, story = tok.vocabulary.index("toy"), tok.vocabulary.index("story")
+    assert x["title"][toy_story][:3].tolist() == [toy, story, PAD]
+    unknown = np.flatnonzero(x["item_id"] == 266)     # item 267, "unknown"
+    if unknown.size:
+        assert x["genres"][unknown[0]][0] == 2          # the `unknown` genre

@@ -1,6 +1,8 @@
-"""Helpers of `MovieLensLoader`: the side tables `u.user` and `u.item`."""
+"""Helpers of `MovieLensLoader`: the side tables `u.user` and `u.item`, and
+the item lists (genres, title) added to the shared MovieLens splits."""
 
 import os
+import re
 
 from dimgrow_tf.data.load_stats import LoadStats
 from dimgrow_tf.data.loader_utils import FieldError
@@ -8,6 +10,7 @@ from dimgrow_tf.data.loader_utils import check_on_error
 from dimgrow_tf.data.loader_utils import decode_line
 from dimgrow_tf.data.loader_utils import iter_byte_lines
 from dimgrow_tf.data.loader_utils import iter_text_byte_lines
+from dimgrow_tf.data.loader_utils import parse_int
 
 GENRES = (
     "unknown", "Action", "Adventure", "Animation", "Children's", "Comedy",
@@ -59,3 +62,86 @@ def read_side_table(path, parse, encoding, on_error, text=None):
         table[key] = values
         stats.rows += 1
     return table, stats
+
+
+# Multi-valent genres: every flag set in `u.item`, as ids 2.. in `GENRES`
+# order (the loader layout: 0 = OOV, 1 = missing).
+GENRE_VOCAB_SIZE = 2 + len(GENRES)
+_YEAR = re.compile(r"\s*\(\d{4}\)")
+
+
+def parse_item_lists(text):
+    """`u.item` line -> `(item, (genre names, title))` for `read_side_table`.
+
+    The genres are every flag equal to 1, in `GENRES` order; the title has
+    its release year(s) `" (1995)"` removed (the `year` field holds it).
+    """
+    cells = text.split("|")
+    if len(cells) != 5 + len(GENRES):
+        raise FieldError(
+            f"expected {5 + len(GENRES)} |-separated columns, found {len(cells)}",
+            kind="columns",
+        )
+    item = str(parse_int(cells[0], "item_id"))
+    genres = []
+    for name, flag in zip(GENRES, cells[5:]):
+        if flag not in ("0", "1"):
+            raise FieldError("genre flag must be 0 or 1", f"genre:{name}", flag,
+                             kind="value")
+        if flag == "1":
+            genres.append(name)
+    return item, (tuple(genres), _YEAR.sub("", cells[1]).strip())
+
+
+def add_item_lists(fields, splits, movielens_dir, title_vocabulary_size=1000):
+    """Adds `genres` (multi-valent) and `title` (text) to MovieLens splits.
+
+    The shared splits (`shared/data/splits/movielens_100k`) encode
+    `item_id` as the rank of the raw item id among all items of `u.data`;
+    this maps each row back to its `u.item` line. `genres` lists every
+    genre of the item (ids `2 + GENRES.index(name)`, padded with -1);
+    `title` holds the title's WordPiece token ids from a `TextTokenizer`
+    fitted offline on the titles of the `train` rows (one per rating, so a
+    word piece enters the vocabulary when training rows use it often).
+
+    Args:
+        fields: list of FieldConfig of the splits (with `item_id`).
+        splits: dict `{split: (features, labels)}` (`load_split_dir`).
+        movielens_dir: str. Folder with `u.data` and `u.item`.
+        title_vocabulary_size: int. WordPiece vocabulary size. Defaults to
+            `1000`.
+
+    Returns:
+        `(fields, splits, tokenizer)`: the fields with `genres` (combiner
+        `"mean"`) and `title` (`"mean"`) appended, new splits, and the
+        title tokenizer (pass it to `export_saved_model(tokenizers=...)`).
+    """
+    import numpy as np
+    import tensorflow as tf
+
+    from dimgrow_tf.field_config import PAD_ID
+    from dimgrow_tf.field_config import FieldConfig
+    from dimgrow_tf.layers.text_tokenizer import TextTokenizer
+
+    items, _ = read_side_table(os.path.join(movielens_dir, "u.item"), parse_item_lists,
+                               "latin-1", "raise")
+    raw = np.loadtxt(os.path.join(movielens_dir, "u.data"), dtype=np.int64, usecols=1)
+    order = [str(i) for i in np.unique(raw)]         # split id -> raw item id
+    missing = [i for i in order if i not in items]
+    if missing:
+        raise ValueError(f"Items {missing[:5]} of u.data are not in u.item.")
+    genre_ids = np.full((len(order), max(len(items[i][0]) for i in order)), PAD_ID, "int32")
+    for k, item in enumerate(order):
+        names = items[item][0] or (None,)
+        genre_ids[k, :len(names)] = [1 if n is None else 2 + GENRES.index(n) for n in names]
+    titles = [items[i][1] for i in order]
+    train_items = np.asarray(splits["train"][0]["item_id"])
+    tokenizer = TextTokenizer.fit([titles[k] for k in train_items], title_vocabulary_size)
+    title_ids = tokenizer(tf.constant(titles)).numpy()
+    out = {}
+    for name, (features, labels) in splits.items():
+        index = np.asarray(features["item_id"])
+        out[name] = (dict(features, genres=genre_ids[index], title=title_ids[index]), labels)
+    extra = [FieldConfig("genres", GENRE_VOCAB_SIZE, combiner="mean"),
+             tokenizer.field("title")]
+    return list(fields) + extra, out, tokenizer
