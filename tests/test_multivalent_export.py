@@ -129,3 +129,38 @@ def test_bad_list_values_fail_before_sending(served):
         RestClient(schema=schema).predict_body({**RAW, "tags": [[1], [2], [3], [4]]})
     with pytest.raises(ValueError, match="'a' needs one value per row"):
         RestClient(schema=schema).predict_body({**RAW, "a": [[1, 2]] * 4})
+
+
+def test_export_command_answers_a_row_with_lists(tmp_path, capsys):
+    import argparse
+
+    from dimgrow_tf.export import export_cli
+
+    model = _searched()
+    model.save(tmp_path / "m.keras")
+    VOCAB.save(tmp_path / "vocab.json")
+    parser = argparse.ArgumentParser(prog="dimgrow")
+    export_cli.add_parser(parser.add_subparsers(dest="command", required=True))
+
+    def run(row):
+        code = export_cli.run(parser.parse_args([
+            "export", str(tmp_path / "m.keras"), "--export-base", str(tmp_path / "e"),
+            "--vocab", str(tmp_path / "vocab.json"), "--current-widths", "--no-warmup",
+            "--row", json.dumps(row)]))
+        return code, capsys.readouterr()
+
+    code, out = run({"a": 3, "g": [1, 2], "tags": ["drama", "noir"]})
+    assert code == 0, out.err
+    answer = json.loads(out.out.strip().splitlines()[-1])
+    ids = {k: v[:1] for k, v in IDS.items()}
+    expected = float(keras.ops.convert_to_numpy(model(ids, training=False))[0, 0])
+    assert answer["signature"] == "serving_default"
+    assert abs(answer["probability"] - expected) < 1e-6
+    code, out = run({"a": 6, "g": [9, 3, 3], "tags": []})    # empty list: missing
+    assert code == 0, out.err
+    answer = json.loads(out.out.strip().splitlines()[-1])
+    ids = {k: v[3:] for k, v in IDS.items()}
+    expected = float(keras.ops.convert_to_numpy(model(ids, training=False))[0, 0])
+    assert answer["signature"] == "examples" and abs(answer["probability"] - expected) < 1e-6
+    code, out = run({"a": 3, "g": ["x"], "tags": ["drama"]})
+    assert code == 2 and "'g' takes int64 values (a list)" in out.err
