@@ -50,8 +50,8 @@ class Hyperparameters:
     Every key is a field of `dimgrow_tf.TrainSettings` (batch_size, epochs,
     patience, learning_rate, backbone, output_dim, seed) or of
     `dimgrow_tf.SearchConfig` (alpha, regularizer, low, high, max_dim,
-    budget, budget_bytes, window, check_every, settle_checks), with their
-    defaults, plus:
+    budget, budget_bytes, window, check_every, settle_checks, monitor, mode,
+    gate_updates, gate_learning_rate), with their defaults, plus:
 
     Args:
         retrain_epochs: int or None. Maximum retrain epochs; `None` uses
@@ -69,6 +69,10 @@ class Hyperparameters:
     window: int = dg.SearchConfig.window
     check_every: int = dg.SearchConfig.check_every
     settle_checks: int = dg.SearchConfig.settle_checks
+    monitor: str = dg.SearchConfig.monitor
+    mode: str = dg.SearchConfig.mode
+    gate_updates: str = dg.SearchConfig.gate_updates
+    gate_learning_rate: float = dg.SearchConfig.gate_learning_rate
     batch_size: int = dg.TrainSettings.batch_size
     epochs: int = dg.TrainSettings.epochs
     patience: int = dg.TrainSettings.patience

@@ -223,3 +223,14 @@ def test_unknown_hyperparameter_is_rejected_before_training():
         dimgrow_module.Hyperparameters.from_custom_config({"alpah": 0.1})
     hp = dimgrow_module.Hyperparameters.from_custom_config({"alpha": 0.1})
     assert hp.alpha == 0.1 and hp.max_dim == 16
+
+
+def test_hyperparameters_cover_every_library_setting_with_its_default():
+    import dimgrow_tf as dg
+
+    hp = dimgrow_module.Hyperparameters()
+    assert hp.search_config() == dg.SearchConfig()
+    assert hp.train_settings() == dg.TrainSettings()
+    names = {f.name for f in dataclasses.fields(dimgrow_module.Hyperparameters)}
+    for cls in (dg.SearchConfig, dg.TrainSettings):
+        assert {f.name for f in dataclasses.fields(cls)} <= names, cls.__name__
