@@ -90,6 +90,17 @@ WORKER = textwrap.dedent('''
         fixed = dg.build_model(result, backbone="mlp", output_dim=8, learning_rate=0.03)
     retrain = dg.distributed_fit(fixed, train, valid, epochs=2)
     table = emb.field_variables("signal_0")["embeddings"]
+    if args.get("export"):
+        # Every worker calls the model: its out-of-range counter is a
+        # sync-on-read metric, so an eager call all-reduces. The export runs
+        # no collective: the chief alone writes it.
+        eager = np.asarray(fixed({k: v[:16] for k, v in x.items()}, training=False))
+        if label in ("worker_0", "chief_0"):
+            result.save(os.path.join(args["out"], "search_result.json"))
+            dg.export_saved_model(fixed, os.path.join(args["out"], "export"), version=1,
+                                  warmup=False)
+            with open(os.path.join(args["out"], "eager.json"), "w") as f:
+                json.dump(eager.reshape(-1).tolist(), f)
     out = {
         "replicas": strategy.num_replicas_in_sync,
         "dims": emb.dims,
@@ -152,7 +163,8 @@ def workdir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def two_workers(workdir):
-    return _run_two_workers(workdir, "uninterrupted", ckpt=str(workdir / "ckpt"), drift=True)
+    return _run_two_workers(workdir, "uninterrupted", ckpt=str(workdir / "ckpt"), drift=True,
+                            export=True)
 
 
 @pytest.fixture(scope="module")
@@ -192,6 +204,22 @@ def test_two_workers_take_the_same_resizes_and_keep_equal_weights(two_workers):
     assert chief["retrain"] == worker["retrain"]
     assert chief["history"]["dim_signal_0"][-1] == chief["dims"]["signal_0"]
     assert chief["retrain"]["loss"][1] < chief["retrain"]["loss"][0]
+
+
+def test_the_chief_writes_the_result_and_an_export_that_serves_the_retrained_model(
+        workdir, two_workers):
+    out = workdir / "uninterrupted"
+    result = dg.SearchResult.load(str(out / "search_result.json"))
+    assert result.dims == two_workers[0]["final"]
+    assert sorted(p.name for p in (out / "export" / "dimgrow").iterdir()) == ["1"]
+    serve = tf.saved_model.load(str(out / "export" / "dimgrow" / "1")).signatures[
+        "serving_default"]
+    x, _, _ = make_synthetic_ctr(num_rows=4096, vocab_size=50, signal_fields=2,
+                                 noise_fields=2, seed=1)
+    kept = [name for name, dim in result.dims.items() if dim > 0]
+    served = serve(**{k: tf.constant(x[k][:16], tf.int64) for k in kept})["probability"]
+    eager = json.loads((out / "eager.json").read_text())
+    np.testing.assert_allclose(served.numpy().reshape(-1), eager, rtol=0, atol=1e-5)
 
 
 def test_two_workers_equal_one_process_with_the_same_global_batch(two_workers, one_process):

@@ -8,16 +8,17 @@ MESSAGE = "DimGrow: workers disagree on"
 
 
 class WidthAgreement:
-    """Verifies after every step that all workers took the same resizes.
+    """Verifies before every step that all workers took the same resizes.
 
     Each worker decides its resizes from its own copy of the gates. The
     gates are mirrored variables updated with the same all-reduced
     gradients, so the decisions agree; this makes sure of it. Before each
     training step (after `on_train_batch_begin`, so after every callback
-    that could resize) and once after an epoch's last step, every worker
-    all-gathers `[epoch, step, optimizer updates, widths..., resize
-    counts...]` and raises `RuntimeError` on any difference, before a step
-    could all-reduce tensors of different shapes.
+    that could resize) and once after an epoch's last step, the workers
+    compare `[epoch, step, optimizer updates, widths..., resize counts...]`
+    (one all-reduce of the values and their squares) and raise
+    `RuntimeError` on any difference, before a step could all-reduce
+    tensors of different shapes.
 
     A grown column is drawn from a random initializer in each process. When
     a field grew, its variables are then broadcast from the first replica,
@@ -34,6 +35,7 @@ class WidthAgreement:
         self.enabled = enabled
         self.layers = dimgrow_layers(model)
         self.broadcasts = 0
+        self.replicas = steps.strategy.num_replicas_in_sync
         self._dims = self._widths()
 
     def _widths(self):
@@ -53,7 +55,9 @@ class WidthAgreement:
         """Verifies the widths, then equalises the fields that grew since."""
         if not self.enabled or not self.layers:
             return
-        self._verify(self.fingerprint(epoch, index), "(epoch, step, iterations, widths)")
+        values = self.fingerprint(epoch, index)
+        if not self._same(values):
+            self._verify(values, "(epoch, step, iterations, widths)")
         dims = self._widths()
         grown = [
             variable
@@ -78,6 +82,20 @@ class WidthAgreement:
         variables = list(self.model.weights) + list(self.model.optimizer.variables)
         sums = [float(np.sum(np.asarray(v, np.float64))) for v in variables]
         self._verify(np.asarray([float(epoch)] + sums), "variable checksums", variables)
+
+    def _same(self, values):
+        """True when every replica holds `values`, from one all-reduce.
+
+        With n replicas, n * sum(x^2) == (sum x)^2 holds for every entry
+        exactly when all replicas agree. Entries are taken modulo 2^20, so
+        the float64 sums (a float all-reduce) are exact integers for up to
+        128 replicas, and the comparison is made in int64.
+        """
+        values = np.mod(values, 1 << 20).astype(np.int64)
+        both = np.concatenate([values, values * values]).astype(np.float64)
+        sums = np.rint(self.steps.sum(both)).astype(np.int64)
+        total, squares = sums[: len(values)], sums[len(values):]
+        return np.array_equal(total * total, self.replicas * squares)
 
     def _verify(self, values, what, variables=None):
         rows = self.steps.gather(values)

@@ -31,7 +31,7 @@ class DistributedSteps:
         self._train_fn = None
         self._eval_fn = None
         self._results_fns = {}
-        self._gather_fns = {}
+        self._collective_fns = {}
         self._watched = None
         self._storage = None
 
@@ -64,18 +64,34 @@ class DistributedSteps:
 
     def gather(self, values):
         """Every replica's `values` (a 1-D NumPy array) as rows of a matrix."""
-        key = (values.dtype.name, len(values))
-        if key not in self._gather_fns:
-            self._gather_fns[key] = tf.function(self._gather)
-        return self._gather_fns[key](tf.constant(values)).numpy()
+        return self._collective("gather", values)
 
-    def _gather(self, values):
-        def gather(value):
+    def sum(self, values):
+        """The sum over replicas of `values` (a 1-D NumPy array).
+
+        One all-reduce, where `gather` needs two (shapes, then values).
+        """
+        return self._collective("sum", values)
+
+    def _collective(self, kind, values):
+        key = (kind, values.dtype.name, len(values))
+        if key not in self._collective_fns:
+            self._collective_fns[key] = tf.function(
+                lambda v: self._run_collective(kind, v)
+            )
+        return self._collective_fns[key](tf.constant(values)).numpy()
+
+    def _run_collective(self, kind, values):
+        def collect(value):
             ctx = tf.distribute.get_replica_context()
+            if kind == "sum":
+                # An identity places the value on the replica's device: the
+                # all-reduce reduces to the device of its input.
+                return ctx.all_reduce(tf.distribute.ReduceOp.SUM, tf.identity(value))
             return ctx.all_gather(value[None], axis=0)
 
-        gathered = self.strategy.run(gather, args=(values,))
-        return self.strategy.experimental_local_results(gathered)[0]
+        result = self.strategy.run(collect, args=(values,))
+        return self.strategy.experimental_local_results(result)[0]
 
     def broadcast(self, variables):
         """Assigns replica 0's values of `variables` on every replica."""
