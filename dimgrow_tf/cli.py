@@ -79,6 +79,9 @@ def _add_search_args(parser):
     parser.add_argument("--budget-bytes", type=_positive_int, default=defaults.budget_bytes,
                         help="cap on the embedding state's bytes (tables, projections, "
                              "gates and optimizer slots; None: no cap)")
+    parser.add_argument("--gate-updates", choices=("validation", "train"),
+                        default=defaults.gate_updates,
+                        help="gates learn on validation batches (DARTS) or with the model")
 
 
 def _search_config(args):
@@ -86,7 +89,7 @@ def _search_config(args):
 
     return SearchConfig(alpha=args.alpha, max_dim=args.max_dim, check_every=args.check_every,
                         window=args.window, settle_checks=args.settle_checks,
-                        budget_bytes=args.budget_bytes)
+                        budget_bytes=args.budget_bytes, gate_updates=args.gate_updates)
 
 
 DATA_HELP = ("a split directory ({train,valid,test}.csv + stats.json) or a "
