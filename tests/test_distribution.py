@@ -102,8 +102,10 @@ MWMS_SCRIPT = textwrap.dedent('''
 
 def test_multiworker_strategy_is_an_upstream_keras3_limitation(tmp_path):
     """Keras 3 `fit` fails under MultiWorkerMirroredStrategy for dict inputs
-    even without dimgrow_tf (keras-team/keras#20585, tensorflow#72388). If
-    this starts passing, multi-worker search can be enabled and tested."""
+    even without dimgrow_tf (keras-team/keras#20585, tensorflow#72388), so
+    multi-worker search and retrain use `dimgrow_tf.distributed_fit`
+    (tests/test_multi_worker.py). If this starts passing, `fit` could be
+    supported under that strategy too."""
     import socket
 
     script = tmp_path / "mwms.py"

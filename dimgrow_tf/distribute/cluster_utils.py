@@ -30,6 +30,20 @@ def cluster_spec_dict(strategy=None):
     return dict(json.loads(os.environ.get("TF_CONFIG") or "{}").get("cluster") or {})
 
 
+def worker_count(strategy=None):
+    """How many processes train together under `strategy` (1 on one host).
+
+    Counted from the strategy's cluster resolver (chief and worker tasks),
+    so a `MirroredStrategy` is one process whatever `TF_CONFIG` says.
+    """
+    strategy = strategy or tf.distribute.get_strategy()
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None:
+        return 1
+    jobs = resolver.cluster_spec().as_dict()
+    return max(1, sum(len(jobs.get(job, [])) for job in ("chief", "worker")))
+
+
 def is_chief(strategy=None):
     """True for the process that writes checkpoints, results and exports.
 

@@ -11,6 +11,7 @@ from dimgrow_tf.distribute.checkpoint_utils import restore_checkpoint
 from dimgrow_tf.distribute.checkpoint_utils import save_checkpoint
 from dimgrow_tf.distribute.checkpoint_utils import set_python_random_state
 from dimgrow_tf.distribute.cluster_utils import is_chief
+from dimgrow_tf.distribute.cluster_utils import worker_count
 from dimgrow_tf.distribute.distributed_fit_config import DistributedFitConfig
 from dimgrow_tf.distribute.step_utils import DistributedSteps
 
@@ -36,12 +37,13 @@ def distributed_fit(
     resizes the layer and the optimizer's slots in place. Gates are
     mirrored variables trained with all-reduced gradients, so every worker
     takes the same decision at the same step from its own copy. With
-    `config.verify_agreement` (the default), before each step the workers
-    also all-gather `(epoch, step, iterations, widths)` and stop with a
-    `RuntimeError` if any differs, the fields that grew are broadcast from
-    the first replica (so grown columns are equal even if the processes'
-    random states drifted), and at each epoch end a checksum of every
-    model and optimizer variable is compared across workers.
+    several worker processes and `config.verify_agreement` (the default),
+    before each step the workers also compare `(epoch, step, iterations,
+    widths)` and stop with a `RuntimeError` if any differs, the fields
+    that grew are broadcast from the first replica (so grown columns are
+    equal even if the processes' random states drifted), and at each epoch
+    end a checksum of every model and optimizer variable is compared
+    across workers.
 
     Epoch logs hold `loss`, the compiled metrics and their `val_` forms,
     all global (aggregated over every replica), so a `DimGrowCallback`
@@ -127,7 +129,10 @@ def distributed_fit(
             history.history = {k: list(v) for k, v in state["history"].items()}
             if state.get("python_random") is not None:
                 set_python_random_state(state["python_random"])
-    agreement = WidthAgreement(model, steps, enabled=config.verify_agreement)
+    # One process holds one copy of the widths: nothing to compare.
+    agreement = WidthAgreement(
+        model, steps, enabled=config.verify_agreement and worker_count(strategy) > 1
+    )
     for epoch in range(done, epochs):
         steps.reset()
         callback_list.on_epoch_begin(epoch)
@@ -137,6 +142,8 @@ def distributed_fit(
             agreement.sync(epoch, index)
             loss = steps.train(batch)
             callback_list.on_train_batch_end(index, {"loss": float(loss)})
+            if model.stop_training:  # as in `fit`, e.g. TerminateOnNaN
+                break
         agreement.sync(epoch, index + 1)
         logs = steps.results("train")
         if valid_dist is not None:

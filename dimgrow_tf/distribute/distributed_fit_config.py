@@ -14,9 +14,12 @@ class DistributedFitConfig:
             Defaults to `1`.
         keep_checkpoints: int. Checkpoints the chief keeps; older ones are
             deleted after a newer one is complete. Defaults to `2`.
-        verify_agreement: bool. Before every training step, all workers
-            all-gather their widths (and epoch and step) and stop with a
-            `RuntimeError` if any differs. Defaults to `True`.
+        verify_agreement: bool. With several worker processes: before
+            every training step the workers compare their widths (and
+            epoch and step) and stop with a `RuntimeError` if any differs,
+            broadcast the columns of fields that grew from the first
+            replica, and compare variable checksums at each epoch end.
+            Defaults to `True`.
         verbose: int. `1` shows Keras's progress bar on the chief (other
             workers never print one). Defaults to `0`.
 
