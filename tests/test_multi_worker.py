@@ -361,3 +361,15 @@ def test_local_cluster_stops_the_others_when_one_fails(tmp_path):
         codes = cluster.wait(timeout=60)
     assert codes[1] == 3 and codes[0] is not None and codes[0] != 0
     assert time.monotonic() - start < 30
+
+
+def test_launch_main_returns_the_first_failure(tmp_path, capsys):
+    from dimgrow_tf.distribute.launch import main
+
+    ok = "import os; assert 'TF_CONFIG' in os.environ"
+    assert main(["--workers", "2", "--log-dir", str(tmp_path), "--", sys.executable, "-c", ok]) == 0
+    fail = "import sys; sys.exit(5)"
+    assert main(["--workers", "2", "--", sys.executable, "-c", fail]) == 5
+    with pytest.raises(SystemExit):
+        main(["--workers", "2"])
+    assert "give the command" in capsys.readouterr().err
