@@ -4,6 +4,7 @@ import dataclasses
 from typing import Any, Dict, Optional
 
 from dimgrow_tf.callbacks.growth_rule import GrowthRule
+from dimgrow_tf.config_utils import dataclass_from_config
 
 _MODES = ("auto", "max", "min")
 _GATE_UPDATES = ("validation", "train")
@@ -127,10 +128,4 @@ class SearchConfig:
 
     @classmethod
     def from_config(cls, config: Dict[str, Any]) -> "SearchConfig":
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(config) - names)
-        if unknown:
-            raise ValueError(
-                f"Unknown SearchConfig keys {unknown}; valid keys: {sorted(names)}."
-            )
-        return cls(**config)
+        return dataclass_from_config(cls, config)

@@ -3,12 +3,12 @@
 import inspect
 
 import keras
-import numpy as np
 import pytest
 
 import dimgrow_tf as dg
 from conftest import ScriptedGates
 from conftest import config_round_trip
+from conftest import random_batch
 from dimgrow_tf.callbacks.callback_utils import column_bytes
 
 
@@ -37,9 +37,7 @@ def test_public_constructors_take_at_most_five_arguments():
 
 def _settle_run(early_first):
     fields = [dg.FieldConfig("a", 12), dg.FieldConfig("b", 5)]
-    rng = np.random.default_rng(0)
-    x = {f.name: rng.integers(0, f.vocab_size, 64).astype("int32") for f in fields}
-    y = rng.integers(0, 2, 64).astype("float32")
+    x, y = random_batch(fields, 64)
     model, emb = dg.build_search_model(fields, output_dim=4, seed=0)
     # 4 steps per epoch; a grow at steps 2, 6, 10 and 14 (epochs 0-3).
     grows = ScriptedGates(emb, {s: {"a": [5.0]} for s in (2, 6, 10, 14)})

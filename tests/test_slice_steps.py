@@ -6,6 +6,7 @@ import tensorflow as tf
 
 import dimgrow_tf as dg
 from conftest import ScriptedGates
+from conftest import random_batch
 from dimgrow_tf.keras_compat import reindex_optimizer
 from dimgrow_tf.resize.optimizer_state import resize_optimizer_state
 from dimgrow_tf.resize.optimizer_state import set_optimizer_storage
@@ -94,9 +95,7 @@ def test_sparse_grown_column_gets_fresh_adam_step_and_shrink_keeps_births():
 
 def test_search_saves_and_restores_slice_steps_with_the_weights(tmp_path):
     fields = [dg.FieldConfig("a", 20), dg.FieldConfig("b", 9)]
-    rng = np.random.default_rng(0)
-    x = {f.name: rng.integers(0, f.vocab_size, 64).astype("int32") for f in fields}
-    y = rng.integers(0, 2, 64).astype("float32")
+    x, y = random_batch(fields, 64)
     model, emb = dg.build_search_model(fields, output_dim=4, seed=0)
     assert isinstance(model.optimizer, dg.LazyAdam)
     config = dg.SearchConfig(check_every=1, max_dim=4, monitor="loss")
