@@ -23,10 +23,13 @@ SCRIPT = textwrap.dedent('''
     optimizer = sys.argv[2]
     with strategy.scope():
         model, emb = dg.build_search_model(fields, output_dim=8, seed=0)
-        model.compile(optimizer=dg.LazyAdam(1e-2) if optimizer == "lazy"
-                      else keras.optimizers.Adam(1e-2), loss="binary_crossentropy")
+        model.compile(optimizer=keras.optimizers.Adam(1e-2) if optimizer == "adam"
+                      else dg.LazyAdam(1e-2), loss="binary_crossentropy")
+    # "darts": gates on held-out batches, default gate optimizer (made by the
+    # callback, in the strategy's scope).
     search = dg.DimGrowCallback(emb, dg.SearchConfig(
-        high=0.001, low=0.0, check_every=4, max_dim=3, window=1, monitor="loss"))
+        high=0.001, low=0.0, check_every=4, max_dim=3, window=1, monitor="loss"),
+        gate_data=ds.take(2) if optimizer == "darts" else None)
     hist = model.fit(ds, epochs=2, verbose=0, callbacks=[search])
     table = emb.field_variables("signal_0")["embeddings"]
     from dimgrow_tf.keras_compat import optimizer_slots
@@ -62,15 +65,16 @@ def _run(tmp_path, optimizer):
     return json.loads(out.read_text())
 
 
-@pytest.mark.parametrize("optimizer", ["lazy", "adam"])
+@pytest.mark.parametrize("optimizer", ["lazy", "adam", "darts"])
 def test_mirrored_strategy_search_resizes_and_retrain(tmp_path, optimizer):
     out = _run(tmp_path, optimizer)
     assert out["replicas"] == 2
     assert out["dims"] == {n: 3 for n in out["dims"]}
     assert out["resizes"] == 2
     assert out["table_type"] == "MirroredVariable" and out["slot_type"] == "MirroredVariable"
-    # One trace of the step, which runs the layer once per replica: no retrace.
-    assert out["train_traces"] == out["replicas"]
+    # One trace of the step, which runs the layer once per replica (plus the
+    # DARTS gate step's own single trace): no retrace.
+    assert out["train_traces"] == out["replicas"] + (optimizer == "darts")
     assert out["storage_shapes"] == [[40, 3], [40, 3]]
     assert out["loss"][1] < out["loss"][0] and all(l == l for l in out["loss"])
     assert out["pred_shape"] == [1024, 1]

@@ -21,6 +21,7 @@ from dimgrow_tf.resize.model_resize import apply_resize
 from dimgrow_tf.resize.model_resize import follow_resize
 from dimgrow_tf.resize.model_resize import prepare_resizing
 from dimgrow_tf.resize.model_resize import reset_compiled_functions
+from dimgrow_tf.resize.model_resize import strategy_scope
 from dimgrow_tf.search_config import SearchConfig
 
 
@@ -186,10 +187,9 @@ class DimGrowCallback(keras.callbacks.Callback):
         reset = disable_xla(self.model)
         if self.gate_data is not None:
             self.layer.set_gates_trainable(False)
-            self._gate_step = GateStep(
-                self.model, self.layer, self.gate_data,
-                self.gate_optimizer or LazyAdam(self.config.gate_learning_rate),
-            )
+            with strategy_scope(self.model):  # the default optimizer's variables
+                optimizer = self.gate_optimizer or LazyAdam(self.config.gate_learning_rate)
+            self._gate_step = GateStep(self.model, self.layer, self.gate_data, optimizer)
             self._gate_step.prepare()
             reset = True
         if reset:

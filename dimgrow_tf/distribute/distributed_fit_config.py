@@ -3,6 +3,8 @@
 import dataclasses
 from typing import Any, Dict
 
+from dimgrow_tf.config_utils import dataclass_from_config
+
 
 @dataclasses.dataclass(frozen=True)
 class DistributedFitConfig:
@@ -56,10 +58,4 @@ class DistributedFitConfig:
 
     @classmethod
     def from_config(cls, config: Dict[str, Any]) -> "DistributedFitConfig":
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(config) - names)
-        if unknown:
-            raise ValueError(
-                f"Unknown DistributedFitConfig keys {unknown}; valid keys: {sorted(names)}."
-            )
-        return cls(**config)
+        return dataclass_from_config(cls, config)
