@@ -52,7 +52,7 @@ def run(name, fields, splits, backbone, seed, args):
     base = name.split("+")[0]
     settings = dg.TrainSettings(batch_size=BATCH.get(base, 256), epochs=args.epochs,
                                 seed=seed, backbone=backbone)
-    config = dg.SearchConfig()
+    config = dg.SearchConfig(**json.loads(args.config))
     train = to_dataset(*splits["train"], settings.batch_size, shuffle=True, seed=seed)
     valid = to_dataset(*splits["valid"], 4096)
     start = time.perf_counter()
@@ -100,7 +100,8 @@ def summarise(rows):
 def markdown(summary, args):
     lines = [
         f"Machine: {platform.machine()}, {os.cpu_count()} cores (shared with other jobs). "
-        f"`benchmarks/backbone_benchmark.py --seeds {' '.join(map(str, args.seeds))}`: "
+        f"`benchmarks/backbone_benchmark.py --seeds {' '.join(map(str, args.seeds))}"
+        f"{' --config ' + repr(args.config) if args.config != '{}' else ''}`: "
         f"default `SearchConfig` / `TrainSettings` on every split (α 0.02, DARTS gates on "
         f"validation batches; ≤ {args.epochs} epochs, patience 2 on val AUC, LazyAdam 1e-3, "
         "batch 256, output 64) with the backbone. Test AUC mean ± std over seeds; "
@@ -139,6 +140,8 @@ def main():
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
     parser.add_argument("--epochs", type=int, default=dg.TrainSettings.epochs)
     parser.add_argument("--uniform-dim", type=int, default=16)
+    parser.add_argument("--config", default="{}",
+                        help="JSON of SearchConfig overrides, e.g. '{\"alpha\": 0.005}'")
     parser.add_argument("--out", default=os.path.join(HERE, "results", "backbones"))
     args = parser.parse_args()
     if not os.path.isdir(SPLITS):
