@@ -7,6 +7,7 @@ import sys
 import numpy as np
 import pytest
 
+import dimgrow_tf as dg
 from dimgrow_tf.data.synthetic import make_synthetic_ctr
 from dimgrow_tf.data.synthetic import split_rows
 

@@ -56,7 +56,7 @@ def test_compact_searched_model_predicts_inference_mode():
     x = {f.name: rng.integers(0, f.vocab_size, 300).astype("int32") for f in fields}
     model.fit(x, rng.integers(0, 2, 300).astype("float32"), batch_size=50, epochs=2, verbose=0)
     for f in fields:
-        for kind, scale in (("embeddings", 1.0), ("gate_logits", 0.5)):
+        for kind, scale in (("embeddings", 1.0), ("gate_logits", 0.5), ("projection", 0.5)):
             v = emb.field_variables(f.name).get(kind)
             if v is not None:
                 v.assign(rng.normal(0, scale, v.shape).astype("float32"))

@@ -86,10 +86,13 @@ def _setup_cfg_requirements(extras=True):
     """install_requires (then, with `extras`, every extra's requirements) of setup.cfg."""
     cfg = configparser.ConfigParser()
     cfg.read(os.path.join(ROOT, "setup.cfg"))
-    reqs = cfg["options"]["install_requires"].split()
+    def lines(text):  # one requirement a line; a line may carry a `; marker`
+        return [line.strip() for line in text.splitlines() if line.strip()]
+
+    reqs = lines(cfg["options"]["install_requires"])
     if extras:
         for extra in cfg["options.extras_require"].values():
-            reqs += extra.split()
+            reqs += lines(extra)
     return reqs
 
 

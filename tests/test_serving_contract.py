@@ -48,6 +48,8 @@ def _searched_model():
         v = emb.field_variables(f.name)
         v["embeddings"].assign(rng.normal(0, 1.0, v["embeddings"].shape).astype("float32"))
         v["gate_logits"].assign(rng.normal(0, 0.4, v["gate_logits"].shape).astype("float32"))
+        # Projection rows start at N(0, 0.01): spread them so predictions differ.
+        v["projection"].assign(rng.normal(0, 0.5, v["projection"].shape).astype("float32"))
     return model
 
 
