@@ -19,8 +19,12 @@ from dimgrow_tf.distribute.distributed_fit_config import DistributedFitConfig
 from dimgrow_tf.export.compact_model import compact_model
 from dimgrow_tf.export.export_saved_model import export_saved_model
 from dimgrow_tf.field_config import FieldConfig
+from dimgrow_tf.layers.dcn_v2 import DCNv2
+from dimgrow_tf.layers.deep_fm import DeepFM
 from dimgrow_tf.layers.dimgrow_embedding import DimGrowEmbedding
+from dimgrow_tf.layers.fieldwise_dimgrow_embedding import FieldwiseDimGrowEmbedding
 from dimgrow_tf.layers.fixed_field_embedding import FixedFieldEmbedding
+from dimgrow_tf.layers.text_tokenizer import TextTokenizer
 from dimgrow_tf.layers.wide_deep import WideDeep
 from dimgrow_tf.models.builders import build_model
 from dimgrow_tf.models.builders import build_search_model
@@ -49,17 +53,21 @@ __all__ = [
     "Vocabulary",
     "load_arrays",
     "load_dataset",
+    "DCNv2",
+    "DeepFM",
     "DimGrowCallback",
     "DimGrowEmbedding",
     "DimGrowTensorBoard",
     "DistributedFitConfig",
     "FieldConfig",
     "FieldResize",
+    "FieldwiseDimGrowEmbedding",
     "FixedFieldEmbedding",
     "GrowthRule",
     "LazyAdam",
     "SearchConfig",
     "SearchResult",
+    "TextTokenizer",
     "TrainSettings",
     "WideDeep",
     "apply_resize",

@@ -1,7 +1,6 @@
 """Variable-width field embeddings with per-dimension ShuffleGates."""
 
 import keras
-import numpy as np
 import tensorflow as tf
 from keras import ops
 
@@ -14,6 +13,8 @@ from dimgrow_tf.layers.dimgrow_embedding_utils import LayerHooks
 from dimgrow_tf.layers.dimgrow_embedding_utils import TraceCounts
 from dimgrow_tf.layers.dimgrow_embedding_utils import check_layer_args
 from dimgrow_tf.layers.dimgrow_embedding_utils import check_plan_entry
+from dimgrow_tf.layers.dimgrow_embedding_utils import read_gates
+from dimgrow_tf.layers.dimgrow_embedding_utils import table_bytes
 from dimgrow_tf.layers.dimgrow_embedding_utils import COLUMN_STDDEV
 from dimgrow_tf.layers.dimgrow_embedding_utils import variable_specs
 from dimgrow_tf.layers.input_utils import embed_field
@@ -138,12 +139,7 @@ class DimGrowEmbedding(keras.layers.Layer):
 
     def embedding_bytes(self):
         """Bytes allocated by the embedding tables, from their shapes."""
-        total = 0
-        for variables in self._vars.by_field.values():
-            table = variables["embeddings"]
-            itemsize = np.dtype(keras.backend.standardize_dtype(table.dtype))
-            total += int(np.prod(table.shape)) * itemsize.itemsize
-        return total
+        return table_bytes(v["embeddings"] for v in self._vars.by_field.values())
 
     def field_variables(self, name):
         """`{kind: variable}` of field `name` (empty when dropped)."""
@@ -151,16 +147,8 @@ class DimGrowEmbedding(keras.layers.Layer):
 
     def gate_values(self):
         """`{field name: np.ndarray of its current gate values}`."""
-        names = list(self._vars.by_field)
-        if not names:
-            return {}
-        # One read of all logits: a search checks the gates every few steps.
-        logits = keras.ops.convert_to_numpy(ops.concatenate(
-            [self._vars.by_field[n]["gate_logits"].value for n in names], axis=0
-        ))
-        gates = 1.0 / (1.0 + np.exp(-self.temperature * logits.astype("float64")))
-        bounds = np.cumsum([self._fields[n].dim for n in names])[:-1]
-        return dict(zip(names, np.split(gates, bounds)))
+        logits = {n: v["gate_logits"] for n, v in self._vars.by_field.items()}
+        return read_gates(logits, self.temperature)
 
     @property
     def trace_counts(self):

@@ -1,6 +1,7 @@
 """Helpers of DimGrowEmbedding: argument checks, variable specs, holders."""
 
 import keras
+import numpy as np
 
 from dimgrow_tf.layers import shuffle_gate_utils as sg
 from dimgrow_tf.resize.field_resize import FieldResize
@@ -104,3 +105,26 @@ class TraceCounts:
 
     def as_dict(self):
         return {"train": self.train, "inference": self.inference}
+
+
+def read_gates(logits, temperature):
+    """`{field: gate values}` from `{field: gate-logit variable}`, in one read
+    of all logits (a search checks the gates after every step)."""
+    names = list(logits)
+    if not names:
+        return {}
+    values = keras.ops.convert_to_numpy(
+        keras.ops.concatenate([logits[n].value for n in names], axis=0)
+    )
+    gates = 1.0 / (1.0 + np.exp(-temperature * values.astype("float64")))
+    widths = [logits[n].shape[0] for n in names]  # the recorded, current widths
+    return dict(zip(names, np.split(gates, np.cumsum(widths)[:-1])))
+
+
+def table_bytes(tables):
+    """Bytes of `tables`, from their shapes and dtypes."""
+    total = 0
+    for table in tables:
+        itemsize = np.dtype(keras.backend.standardize_dtype(table.dtype)).itemsize
+        total += int(np.prod(table.shape)) * itemsize
+    return total
