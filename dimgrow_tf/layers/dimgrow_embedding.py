@@ -256,6 +256,10 @@ class DimGrowEmbedding(keras.layers.Layer):
                 self.alpha,
             )
         )
+        return self._project(mixed, projections, widths)
+
+    def _project(self, mixed, projections, widths):
+        """The output from the mixed columns: one concatenated projection."""
         kernel = ops.cast(ops.concatenate(projections, axis=0), self.compute_dtype)
         return ops.matmul(mixed, kernel)
 
