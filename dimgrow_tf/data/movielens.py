@@ -5,8 +5,8 @@ import os
 from dimgrow_tf.data.loader_utils import FieldError
 from dimgrow_tf.data.loader_utils import iter_byte_lines
 from dimgrow_tf.data.loader_utils import parse_int
-from dimgrow_tf.data.movielens_utils import GENRES
 from dimgrow_tf.data.movielens_utils import read_side_table
+from dimgrow_tf.data.movielens_utils import split_item_row
 from dimgrow_tf.data.row_loader import RowLoader
 from dimgrow_tf.data.row_loader import concat_parts
 
@@ -171,20 +171,8 @@ def _parse_user(text):
 
 
 def _parse_item(text):
-    cells = text.split("|")
-    if len(cells) != 5 + len(GENRES):
-        raise FieldError(
-            f"expected {5 + len(GENRES)} |-separated columns, found {len(cells)}",
-            kind="columns",
-        )
-    item = str(parse_int(cells[0], "item_id"))
-    genre = None
-    for name, flag in zip(GENRES, cells[5:]):
-        if flag not in ("0", "1"):
-            raise FieldError("genre flag must be 0 or 1", f"genre:{name}",
-                             flag, kind="value")
-        if flag == "1" and genre is None:
-            genre = name
+    item, cells, genres = split_item_row(text)
+    genre = genres[0] if genres else None
     date = cells[2]
     year = date[-4:] if date else None
     return item, (genre, year)

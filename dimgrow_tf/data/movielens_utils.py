@@ -76,6 +76,12 @@ def parse_item_lists(text):
     The genres are every flag equal to 1, in `GENRES` order; the title has
     its release year(s) `" (1995)"` removed (the `year` field holds it).
     """
+    item, cells, genres = split_item_row(text)
+    return item, (tuple(genres), _YEAR.sub("", cells[1]).strip())
+
+
+def split_item_row(text):
+    """A checked `u.item` line -> `(item id, cells, names of the genres set)`."""
     cells = text.split("|")
     if len(cells) != 5 + len(GENRES):
         raise FieldError(
@@ -90,7 +96,7 @@ def parse_item_lists(text):
                              kind="value")
         if flag == "1":
             genres.append(name)
-    return item, (tuple(genres), _YEAR.sub("", cells[1]).strip())
+    return item, cells, genres
 
 
 def add_item_lists(fields, splits, movielens_dir, title_vocabulary_size=1000):
