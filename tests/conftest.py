@@ -64,3 +64,24 @@ def config_round_trip(obj):
         config, sort_keys=True
     )
     return restored
+
+
+def serve_in_local_server(job, directory):
+    """Runs `python -m serving.local_server` on `job` in a fresh process;
+    returns its answers `{export_dir: ...}`."""
+    import json
+    import pathlib
+    import subprocess
+    import sys
+
+    directory = pathlib.Path(directory)
+    job_path, out_path = directory / "job.json", directory / "out.json"
+    job_path.write_text(json.dumps(job))
+    proc = subprocess.run(
+        [sys.executable, "-m", "serving.local_server", str(job_path), str(out_path)],
+        cwd=pathlib.Path(__file__).resolve().parents[1],
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+        capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(out_path.read_text())

@@ -1,11 +1,6 @@
 """DCN-v2 and DeepFM exports answered in a fresh process equal eager predictions."""
 
 import importlib.util
-import json
-import os
-import pathlib
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -15,8 +10,8 @@ import dimgrow_tf as dg
 from dimgrow_tf.export import export_saved_model
 from serving import RestClient
 from serving import load_schema
+from conftest import serve_in_local_server
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
 needs_rs = pytest.mark.skipif(importlib.util.find_spec("keras_rs") is None,
                               reason="keras-rs is not installed (the `rs` extra)")
 FIELDS = [dg.FieldConfig("a", 10, dim=2), dg.FieldConfig("b", 7, dim=0),
@@ -52,15 +47,7 @@ def test_served_predictions_equal_eager(tmp_path, backbone, searched):
     path = export_saved_model(model, str(tmp_path), warmup=False)
     body = RestClient(schema=load_schema(path)).predict_body(RAW, columnar=True)
     job = {"exports": [{"export_dir": path, "rest": {"columnar": ["predict", body]}}]}
-    (tmp_path / "job.json").write_text(json.dumps(job))
-    proc = subprocess.run(
-        [sys.executable, "-m", "serving.local_server", str(tmp_path / "job.json"),
-         str(tmp_path / "out.json")],
-        cwd=ROOT, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
-        capture_output=True, text=True, timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    served = json.loads((tmp_path / "out.json").read_text())[path]["rest"]["columnar"]
+    served = serve_in_local_server(job, tmp_path)[path]["rest"]["columnar"]
     eager = keras.ops.convert_to_numpy(model(IDS, training=False)).reshape(-1)
     if searched:
         assert np.ptp(eager) > 0.05

@@ -3,10 +3,7 @@ would (REST and gRPC bodies built by the clients), against eager predictions."""
 
 import base64
 import json
-import os
 import pathlib
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -20,8 +17,8 @@ from dimgrow_tf.export import export_saved_model
 from serving import GrpcClient
 from serving import RestClient
 from serving import load_schema
+from conftest import serve_in_local_server
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
 PAD = dg.field_config.PAD_ID
 TAGS = ["drama", "comedy", "noir", "war"]            # ids 2..5
 VOCAB = dg.Vocabulary({"tags": TAGS})
@@ -72,16 +69,9 @@ def served(tmp_path_factory):
     for key, (method, request) in job["exports"][0]["grpc"].items():
         job["exports"][0]["grpc"][key] = [
             method, base64.b64encode(request.SerializeToString()).decode()]
-    job_path, out_path = base / "job.json", base / "out.json"
-    job_path.write_text(json.dumps(job))
-    proc = subprocess.run(
-        [sys.executable, "-m", "serving.local_server", str(job_path), str(out_path)],
-        cwd=ROOT, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
-        capture_output=True, text=True, timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    answers = serve_in_local_server(job, base)
     eager = keras.ops.convert_to_numpy(model(IDS, training=False)).reshape(-1)
-    return path, schema, json.loads(out_path.read_text())[path], eager
+    return path, schema, answers[path], eager
 
 
 def test_schema_and_metadata_name_the_lists(served):

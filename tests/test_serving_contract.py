@@ -2,11 +2,6 @@
 REST and gRPC clients build, as TF Serving would; compares with eager."""
 
 import base64
-import json
-import os
-import pathlib
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -24,8 +19,8 @@ from dimgrow_tf.export.compact_model import build_compact
 from serving import GrpcClient
 from serving import RestClient
 from serving import load_schema
+from conftest import serve_in_local_server
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
 VOCAB_A = dg.Vocabulary({"a": [f"city_{i}" for i in range(10)]})   # ids 2..11
 FIELDS = [dg.FieldConfig("a", 12, dim=3), dg.FieldConfig("b", 7, dim=0),
           dg.FieldConfig("c", 6, dim=2)]
@@ -148,15 +143,7 @@ def served(tmp_path_factory):
                 for k, r in requests.items()
             },
         })
-    job_path, out_path = base / "job.json", base / "out.json"
-    job_path.write_text(json.dumps(job))
-    proc = subprocess.run(
-        [sys.executable, "-m", "serving.local_server", str(job_path), str(out_path)],
-        cwd=ROOT, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
-        capture_output=True, text=True, timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    answers = json.loads(out_path.read_text())
+    answers = serve_in_local_server(job, base)
     return {name: (case, answers[case["path"]]) for name, case in cases.items()}
 
 
