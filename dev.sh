@@ -16,10 +16,11 @@ VENV=.venv
 TFX_VENV=.venv-tfx
 CONSTRAINTS=requirements/constraints-py3.11.txt
 KERAS38_TESTS=tests/keras38_tests.txt
-# What .venv gets: TF, this package (editable) with its test and bench extras.
-CORE_REQS=(tensorflow -e ".[test,bench]")
-# Also pinned by `dev.sh lock`, not installed by setup: optional packages the project uses
-# (the test extra already covers the serving and tensorboard extras).
+# What .venv gets: TF, this package (editable) with its test, bench, rs (keras-rs: dcn_v2)
+# and text (keras-hub, tensorflow-text: text fields) extras, so no test skips for want of them.
+CORE_REQS=(tensorflow -e ".[test,bench,rs,text]")
+# Also named for `dev.sh lock`: the optional packages the project uses (setup installs them
+# through the rs and text extras; the test extra covers the serving and tensorboard extras).
 LOCK_EXTRA=(keras-rs keras-hub tensorflow-text)
 
 find_python() {
@@ -41,7 +42,7 @@ core_stamp() { cat "$CONSTRAINTS" setup.cfg | sha256sum | cut -d' ' -f1; }
 core_complete() {
   [ -x "$VENV/bin/python" ] \
     && [ "$(cat "$VENV/.dimgrow-setup-stamp" 2>/dev/null)" = "$(core_stamp)" ] \
-    && "$VENV/bin/python" -I -c "import dimgrow_tf, serving, tensorflow, pytest, hypothesis, tensorboard, matplotlib" 2>/dev/null
+    && "$VENV/bin/python" -I -c "import dimgrow_tf, serving, tensorflow, pytest, hypothesis, tensorboard, matplotlib, keras_rs, keras_hub, tensorflow_text" 2>/dev/null
 }
 
 setup_core() {
