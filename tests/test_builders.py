@@ -1,6 +1,7 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import dimgrow_tf as dg
 from conftest import config_round_trip
@@ -37,6 +38,41 @@ def test_build_model_from_result_drops_zero_fields_and_trains():
     model.fit(x, y, batch_size=32, epochs=1, verbose=0)
     assert any(not np.allclose(a, b) for a, b in zip(before, model.get_weights()))
     assert model.predict(x, verbose=0).shape == (64, 1)
+
+
+def _keyed(build):
+    keras.utils.set_random_seed(0)
+    fields = [dg.FieldConfig("c", 6, dim=2), dg.FieldConfig("d", 5, dim=2)]
+    if build == "fixed":
+        return dg.build_model(fields, output_dim=4)
+    model, _ = dg.build_search_model(fields, output_dim=4, seed=0)
+    if build == "compact":
+        model = dg.export.compact_model(model)
+        model.compile(optimizer="sgd", loss="binary_crossentropy")
+    return model
+
+
+@pytest.mark.parametrize("build", ["search", "fixed", "compact"])
+def test_models_take_features_by_name_when_the_dict_has_more(build):
+    # Extra keys that sort before the model's own ("a", "b" < "c", "d"): a
+    # dict-input Keras model would read them in place of "c" and "d".
+    rng = np.random.default_rng(0)
+    exact = {"c": rng.integers(0, 6, 64), "d": rng.integers(0, 5, 64)}
+    extra = dict(exact, a=rng.integers(0, 6, 64), b=rng.integers(0, 5, 64))
+    y = rng.integers(0, 2, 64).astype("float32")
+    model = _keyed(build)
+    expected = model.predict(exact, verbose=0)
+    assert np.ptp(expected) > 0
+    np.testing.assert_array_equal(model.predict(extra, verbose=0), expected)
+    ds = tf.data.Dataset.from_tensor_slices((extra, y)).batch(16)
+    np.testing.assert_array_equal(model.predict(ds, verbose=0), expected)
+    trained = []
+    for x in (exact, extra):
+        model = _keyed(build)
+        model.fit(tf.data.Dataset.from_tensor_slices((x, y)).batch(16), verbose=0)
+        trained.append(model.predict(exact, verbose=0))
+    np.testing.assert_allclose(trained[1], trained[0], atol=1e-6)
+    assert np.abs(trained[0] - expected).max() > 1e-4
 
 
 def test_fixed_model_round_trips(tmp_path):

@@ -62,7 +62,7 @@ def test_compact_searched_model_predicts_inference_mode():
                 v.assign(rng.normal(0, scale, v.shape).astype("float32"))
     assert np.abs(emb.field_variables("a")["moving_mean"].numpy()).max() > 0
     small = compact_model(model)
-    assert sorted(small.input) == ["a", "c", "d"]
+    assert sorted(t.name for t in small.inputs) == ["a", "c", "d"]
     kept = {k: x[k] for k in ("a", "c", "d")}
     expected = keras.ops.convert_to_numpy(model(x, training=False))
     got = keras.ops.convert_to_numpy(small(kept, training=False))

@@ -10,6 +10,7 @@ from dimgrow_tf.export.fold_utils import find_embedding_layer
 from dimgrow_tf.export.fold_utils import fold_embedding
 from dimgrow_tf.layers.fixed_field_embedding import FixedFieldEmbedding
 from dimgrow_tf.models.builders import field_inputs
+from dimgrow_tf.models.builders import keyed_model
 
 EMBEDDING_NAME = "folded_embedding"
 HEAD_NAME = "head"
@@ -89,7 +90,7 @@ def build_compact(model, prune_gates=False, result=None):
         embedding.projection.bias.assign(folded.bias)
     inputs = field_inputs(fields)
     outputs = head(embedding(inputs))
-    compact = keras.Model(inputs, outputs, name=f"{model.name}_compact")
+    compact = keyed_model(inputs, outputs, name=f"{model.name}_compact")
     return compact, folded
 
 

@@ -17,6 +17,23 @@ from dimgrow_tf.search_config import SearchConfig
 BACKBONES = ("wide_deep", "mlp", "dcn_v2", "deepfm")
 
 
+def keyed_model(inputs, outputs, name):
+    """A functional `keras.Model` whose dict of field inputs is matched by name.
+
+    The model is built on the list of named `keras.Input`s, not on the dict:
+    Keras (3.8 to 3.15, keras-team/keras#23258) feeds a dict-input model a
+    feature dict with extra keys by sorted key position, so a dataset with
+    one more column silently trains and predicts on the wrong ids. A list
+    of named inputs takes each feature by its name and ignores the rest.
+
+    Args:
+        inputs: dict `{field name: keras.Input named like the field}`.
+        outputs: the output tensor.
+        name: str. The model's name.
+    """
+    return keras.Model(list(inputs.values()), outputs, name=name)
+
+
 def field_inputs(fields):
     """One `keras.Input` of int32 ids per field, keyed by field name.
 
@@ -118,7 +135,7 @@ def build_search_model(
         name="dimgrow_embedding", **embedding_kwargs,
     )
     outputs = head(embedding(inputs))
-    model = keras.Model(inputs, outputs, name="dimgrow_search")
+    model = keyed_model(inputs, outputs, name="dimgrow_search")
     _compile(model, learning_rate)
     return model, embedding
 
@@ -158,7 +175,7 @@ def build_model(result, backbone="wide_deep", output_dim=64, learning_rate=1e-3)
         name="field_embedding",
     )
     outputs = head(embedding(inputs))
-    model = keras.Model(inputs, outputs, name="dimgrow_fixed")
+    model = keyed_model(inputs, outputs, name="dimgrow_fixed")
     _compile(model, learning_rate)
     return model
 

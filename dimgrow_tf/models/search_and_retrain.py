@@ -88,8 +88,8 @@ def evaluate(model, split, batch_size=4096):
     are left out.
     """
     features, labels = split
-    inputs = getattr(model, "input", None)
-    features = {k: features[k] for k in inputs} if isinstance(inputs, dict) else dict(features)
+    names = [t.name for t in model.inputs]
+    features = {k: features[k] for k in names if k in features}
     probs = model.predict(features, batch_size=batch_size, verbose=0)
     return binary_metrics(labels, probs)
 
