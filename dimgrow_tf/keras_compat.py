@@ -7,9 +7,15 @@ resize then assigns a value of the new width to it (see
 so the three accesses below are the only ones the library makes. They are
 tested on Keras 3.8 (TF 2.16, the TFX environment) and Keras 3.15 (TF 2.21)
 by the engine tests that `bash dev.sh test` runs in both environments.
+
+Under tf_keras (`dimgrow_tf.backend_compat`) a field variable is a
+`tf.Variable` created resizable, so the first two accesses are not needed
+there, and the optimizer accesses go to `dimgrow_tf.tf_keras_compat`.
 """
 
-import keras
+from dimgrow_tf import tf_keras_compat
+from dimgrow_tf.backend_compat import KERAS_3
+from dimgrow_tf.backend_compat import keras
 
 
 def set_backing_variable(variable, backing):
@@ -20,6 +26,8 @@ def set_backing_variable(variable, backing):
     public way to give it one whose resized axis is `None`. The public
     `variable.value` reads it back (outside an autocast scope).
     """
+    if not KERAS_3:
+        raise TypeError("tf_keras variables are their own storage.")
     variable._value = backing
 
 
@@ -28,8 +36,12 @@ def set_recorded_shape(variable, shape):
 
     Reason: Keras records the shape at creation in `variable._shape` and
     checks every `assign` against it; after a resize it must report the new
-    width so that `assign`, saving and loading see the real shape.
+    width so that `assign`, saving and loading see the real shape. (A
+    resizable tf_keras variable reports its unknown axis as `None`: nothing
+    to record.)
     """
+    if not KERAS_3:
+        return
     variable._shape = tuple(int(d) for d in shape)
 
 
@@ -44,6 +56,8 @@ def optimizer_slots(optimizer, variable):
     slots. Every list attribute of that length holding only variables is a
     slot list. Returns `{}` for a variable the optimizer does not train.
     """
+    if not KERAS_3:
+        return tf_keras_compat.optimizer_slots(optimizer, variable)
     trained = getattr(optimizer, "_trainable_variables", None) or []
     index = next((i for i, v in enumerate(trained) if v is variable), None)
     if index is None:
@@ -71,7 +85,10 @@ def reindex_optimizer(optimizer):
     was built, or the fallback that re-creates storage), the keys must be
     recomputed. (Keys recorded by `exclude_from_weight_decay(var_list=...)`
     are not: exclude by `var_names` when storage can be re-created.)
+    tf_keras variables keep their storage: nothing to re-key.
     """
+    if not KERAS_3:
+        return
     optimizer._trainable_variables_indices = {
         optimizer._var_key(v): i for i, v in enumerate(optimizer._trainable_variables)
     }

@@ -2,17 +2,43 @@
 
 import warnings
 
-import keras
 import numpy as np
 
+from dimgrow_tf import backend_compat
+from dimgrow_tf.backend_compat import keras
 from dimgrow_tf.keras_compat import callback_list
 from dimgrow_tf.keras_compat import optimizer_slots
 from dimgrow_tf.keras_compat import sibling_callbacks
 from dimgrow_tf.layers.dimgrow_embedding_utils import KINDS
 
 
+def check_darts_supported():
+    """Raises NotImplementedError for DARTS gate updates under tf_keras.
+
+    DARTS steps the gates with their own optimizer and keeps them out of
+    the model's by marking them non-trainable; a tf_keras variable is a
+    `tf.Variable`, whose `trainable` is fixed when it is created.
+    """
+    if not backend_compat.KERAS_3:
+        raise NotImplementedError(
+            "DimGrowCallback: DARTS gate updates (`gate_data`, "
+            "SearchConfig(gate_updates='validation')) need Keras 3: under "
+            "tf_keras the gate logits are tf.Variables whose `trainable` flag "
+            "cannot change, so they cannot be moved out of the model's "
+            "optimizer. Pass no `gate_data` (gates train on the training "
+            "batches, gate_updates='train')."
+        )
+
+
 def disable_xla(model):
-    """Turns XLA off for the search model; True if it was on."""
+    """Turns XLA off for the search model; True if it was on.
+
+    Under tf_keras the optimizer compiles its update with XLA on a GPU
+    (`optimizer.jit_compile`); that is switched off too.
+    """
+    optimizer = getattr(model, "optimizer", None)
+    if not backend_compat.KERAS_3 and getattr(optimizer, "jit_compile", False):
+        optimizer.jit_compile = False
     if not getattr(model, "jit_compile", False):
         return False
     warnings.warn(
@@ -78,8 +104,9 @@ def column_bytes(layer, optimizers):
         total = 0
         for kind, variable in variables.items():
             axis = KINDS[kind][0]
-            per_column = int(np.prod([d for i, d in enumerate(variable.shape) if i != axis]))
-            itemsize = np.dtype(keras.backend.standardize_dtype(variable.dtype)).itemsize
+            shape = backend_compat.current_shape(variable)
+            per_column = int(np.prod([d for i, d in enumerate(shape) if i != axis]))
+            itemsize = backend_compat.itemsize(variable.dtype)
             copies = 1 + sum(
                 len(optimizer_slots(slots_holder(o), variable))
                 for o in optimizers
@@ -92,7 +119,7 @@ def column_bytes(layer, optimizers):
 
 def slots_holder(optimizer):
     """`optimizer`, or the inner optimizer of a LossScaleOptimizer."""
-    while isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+    while isinstance(optimizer, backend_compat.loss_scale_optimizer_types()):
         optimizer = optimizer.inner_optimizer
     return optimizer
 
@@ -106,8 +133,11 @@ def warn_global_bias_correction(optimizer):
         warnings.warn(
             f"DimGrowCallback: {type(holder).__name__} corrects the bias of a "
             "grown column's zero moments with the global step, so its first "
-            "updates are 3-6x the learning rate. dimgrow_tf.LazyAdam counts "
-            "steps per slice (the default of build_search_model).",
+            "updates are 3-6x the learning rate. "
+            + ("dimgrow_tf.LazyAdam counts steps per slice (the default of "
+               "build_search_model)." if backend_compat.KERAS_3 else
+               "(dimgrow_tf.LazyAdam, which counts steps per slice, needs "
+               "Keras 3.)"),
             RuntimeWarning,
             stacklevel=3,
         )
@@ -118,7 +148,7 @@ def optimizer_values(optimizer):
     the DARTS gate optimizer's step, learning rate and gate moments)."""
     if optimizer is None or not optimizer.built:
         return None
-    return [np.asarray(keras.ops.convert_to_numpy(v)).tolist() for v in optimizer.variables]
+    return [np.asarray(backend_compat.to_numpy(v)).tolist() for v in optimizer.variables]
 
 
 def load_optimizer_values(optimizer, values):

@@ -1,8 +1,8 @@
 """First-order DARTS gate updates on held-out batches."""
 
-import keras
 import tensorflow as tf
 
+from dimgrow_tf.backend_compat import keras
 from dimgrow_tf.optimizers.lazy_adam import LazyAdam
 from dimgrow_tf.resize.model_resize import strategy_scope
 from dimgrow_tf.resize.optimizer_state import set_optimizer_storage

@@ -3,9 +3,11 @@
 import time
 import warnings
 
-import keras
 import numpy as np
 
+from dimgrow_tf import backend_compat
+from dimgrow_tf.backend_compat import keras
+from dimgrow_tf.callbacks.callback_utils import check_darts_supported
 from dimgrow_tf.callbacks.callback_utils import column_bytes
 from dimgrow_tf.callbacks.callback_utils import disable_xla
 from dimgrow_tf.callbacks.callback_utils import hold_early_stopping
@@ -186,6 +188,7 @@ class DimGrowCallback(keras.callbacks.Callback):
         self.layer.build()
         reset = disable_xla(self.model)
         if self.gate_data is not None:
+            check_darts_supported()
             self.layer.set_gates_trainable(False)
             with strategy_scope(self.model):  # the default optimizer's variables
                 optimizer = self.gate_optimizer or LazyAdam(self.config.gate_learning_rate)
@@ -243,7 +246,7 @@ class DimGrowCallback(keras.callbacks.Callback):
         optimizer = getattr(optimizer, "inner_optimizer", optimizer)
         if optimizer is None or getattr(optimizer, "iterations", None) is None:
             return None
-        return int(keras.ops.convert_to_numpy(optimizer.iterations))
+        return int(backend_compat.to_numpy(optimizer.iterations))
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch

@@ -3,9 +3,12 @@
 import dataclasses
 import warnings
 
-import keras
 import numpy as np
+import tensorflow as tf
 
+from dimgrow_tf import tf_keras_compat
+from dimgrow_tf.backend_compat import KERAS_3
+from dimgrow_tf.backend_compat import keras
 from dimgrow_tf.export.fold_utils import find_embedding_layer
 from dimgrow_tf.export.fold_utils import fold_embedding
 from dimgrow_tf.layers.fixed_field_embedding import FixedFieldEmbedding
@@ -133,7 +136,7 @@ def unchecked_forward(compact, ids):
     """
     embedding = compact.get_layer(EMBEDDING_NAME)
     columns = [embedding.embeddings[f.name](ids[f.name]) for f in embedding.fields]
-    hidden = embedding.projection(keras.ops.concatenate(columns, axis=1))
+    hidden = embedding.projection(tf.concat(columns, axis=1))
     return compact.get_layer(HEAD_NAME)(hidden, training=False)
 
 
@@ -145,8 +148,11 @@ def _depends_only_on(output, source):
         if tensor is source or id(tensor) in seen:
             continue
         seen.add(id(tensor))
-        operation, node_index, _ = tensor._keras_history
-        inputs = operation._inbound_nodes[node_index].input_tensors
+        if KERAS_3:
+            operation, node_index, _ = tensor._keras_history
+            inputs = operation._inbound_nodes[node_index].input_tensors
+        else:
+            inputs = tf_keras_compat.parent_tensors(tensor)
         if not inputs:
             return False
         stack.extend(inputs)

@@ -157,10 +157,10 @@ def check_model_name(model_name):
 def metadata(model_name, version, folded, kinds, vocabulary, prune_gates,
              result=None, tokenizers=None, custom_ops=()):
     """The JSON description written to `assets.extra/dimgrow_export.json`."""
-    import keras
     import tensorflow as tf
 
     from dimgrow_tf import __version__
+    from dimgrow_tf.backend_compat import keras
 
     fields = []
     for f in folded.fields:

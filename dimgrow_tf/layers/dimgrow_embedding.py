@@ -1,9 +1,9 @@
 """Variable-width field embeddings with per-dimension ShuffleGates."""
 
-import keras
 import tensorflow as tf
-from keras import ops
 
+from dimgrow_tf import backend_compat
+from dimgrow_tf.backend_compat import keras
 from dimgrow_tf.field_config import FieldConfig
 from dimgrow_tf.field_config import check_unique_fields
 from dimgrow_tf.layers import shuffle_gate_utils as sg
@@ -13,6 +13,7 @@ from dimgrow_tf.layers.dimgrow_embedding_utils import LayerHooks
 from dimgrow_tf.layers.dimgrow_embedding_utils import TraceCounts
 from dimgrow_tf.layers.dimgrow_embedding_utils import check_layer_args
 from dimgrow_tf.layers.dimgrow_embedding_utils import check_plan_entry
+from dimgrow_tf.layers.dimgrow_embedding_utils import read_concat
 from dimgrow_tf.layers.dimgrow_embedding_utils import read_gates
 from dimgrow_tf.layers.dimgrow_embedding_utils import table_bytes
 from dimgrow_tf.layers.dimgrow_embedding_utils import COLUMN_STDDEV
@@ -113,7 +114,7 @@ class DimGrowEmbedding(keras.layers.Layer):
         self.regularizer = regularizer
         self.temperature = float(temperature)
         self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.seed_generator = backend_compat.SeedGenerator(seed)
         self._vars = FieldVariables()
         self.hooks = LayerHooks()
         self.gates_trainable = True
@@ -201,16 +202,12 @@ class DimGrowEmbedding(keras.layers.Layer):
         }
 
     def _add_field_weight(self, field, kind, shape, initializer, trainable):
-        variable = self.add_weight(
-            shape=shape,
-            initializer=initializer,
-            trainable=trainable,
-            aggregation="none" if trainable else "mean",
-            name=f"{field.name}_{kind}",
-            # Read in float32 under mixed precision: `call` gathers table
-            # rows first and casts only those, and the moving mean is
-            # updated in float32 (an autocast read would be bf16/fp16).
-            autocast=False,
+        # Read in float32 under mixed precision (no autocast): `call` gathers
+        # table rows first and casts only those, and the moving mean is
+        # updated in float32 (an autocast read would be bf16/fp16).
+        variable = backend_compat.add_field_weight(
+            self, f"{field.name}_{kind}", shape, initializer, trainable,
+            axis=KINDS[kind][0],
         )
         if kind == "gate_logits" and not self.gates_trainable:
             variable.trainable = False
@@ -233,25 +230,25 @@ class DimGrowEmbedding(keras.layers.Layer):
             logits.append(v["gate_logits"])
             projections.append(v["projection"])
             means.append(v["moving_mean"])
-            widths.append(tf.shape(v["gate_logits"].value)[0])
-        x = ops.cast(ops.concatenate(columns, axis=1), self.compute_dtype)
-        gates = ops.cast(
-            sg.gate_values(ops.concatenate(logits, axis=0), self.temperature),
+            widths.append(tf.shape(backend_compat.storage(v["gate_logits"]))[0])
+        x = tf.cast(tf.concat(columns, axis=1), self.compute_dtype)
+        gates = tf.cast(
+            sg.gate_values(read_concat(logits, axis=0), self.temperature),
             self.compute_dtype,
         )
         if training:
             mixed = sg.mix(x, sg.shuffle_columns(x, self.seed_generator), gates)
             self._update_moving_means(x, active, widths)
         else:
-            mean = ops.cast(ops.concatenate(means, axis=0), self.compute_dtype)
+            mean = tf.cast(read_concat(means, axis=0), self.compute_dtype)
             mixed = sg.mix(x, mean, gates)
         positions = tf.concat(
             [tf.range(1, w + 1, dtype=tf.int32) for w in widths], axis=0
         )
         self.add_loss(
             sg.gate_regularizer(
-                ops.cast(gates, "float32"),
-                ops.cast(positions, "float32"),
+                tf.cast(gates, tf.float32),
+                tf.cast(positions, tf.float32),
                 self.regularizer,
                 self.alpha,
             )
@@ -260,11 +257,11 @@ class DimGrowEmbedding(keras.layers.Layer):
 
     def _project(self, mixed, projections, widths):
         """The output from the mixed columns: one concatenated projection."""
-        kernel = ops.cast(ops.concatenate(projections, axis=0), self.compute_dtype)
-        return ops.matmul(mixed, kernel)
+        kernel = tf.cast(read_concat(projections, axis=0), self.compute_dtype)
+        return tf.matmul(mixed, kernel)
 
     def _update_moving_means(self, x, active, widths):
-        batch_mean = ops.stop_gradient(ops.mean(ops.cast(x, "float32"), axis=0))
+        batch_mean = tf.stop_gradient(tf.reduce_mean(tf.cast(x, tf.float32), axis=0))
         parts = tf.split(batch_mean, tf.stack(widths), num=len(active))
         for f, new in zip(active, parts):
             mean_var = self._vars.by_field[f.name]["moving_mean"]
@@ -299,8 +296,8 @@ class DimGrowEmbedding(keras.layers.Layer):
         # Drawn from the layer's seed generator (saved with the weights), so
         # a search resumed from a checkpoint grows the same columns.
         def init(shape):
-            return keras.random.normal(
-                shape, stddev=COLUMN_STDDEV, seed=self.seed_generator
+            return backend_compat.random_normal(
+                shape, COLUMN_STDDEV, self.seed_generator
             )
 
         remaps = []
@@ -319,7 +316,7 @@ class DimGrowEmbedding(keras.layers.Layer):
             variable = variables[kind]
             fill = None
             if kind in ("embeddings", "projection") and change.grow:
-                shape = list(variable.shape)
+                shape = list(backend_compat.current_shape(variable))
                 shape[axis] = change.grow
                 fill = init(tuple(shape))
             rebacked = resize_variable(variable, axis, change.keep, change.grow, fill)

@@ -1,8 +1,10 @@
 """Helpers of DimGrowEmbedding: argument checks, variable specs, holders."""
 
-import keras
 import numpy as np
+import tensorflow as tf
 
+from dimgrow_tf import backend_compat
+from dimgrow_tf.backend_compat import keras
 from dimgrow_tf.layers import shuffle_gate_utils as sg
 from dimgrow_tf.resize.field_resize import FieldResize
 
@@ -113,18 +115,23 @@ def read_gates(logits, temperature):
     names = list(logits)
     if not names:
         return {}
-    values = keras.ops.convert_to_numpy(
-        keras.ops.concatenate([logits[n].value for n in names], axis=0)
+    values = backend_compat.to_numpy(
+        tf.concat([backend_compat.storage(logits[n]) for n in names], axis=0)
     )
     gates = 1.0 / (1.0 + np.exp(-temperature * values.astype("float64")))
-    widths = [logits[n].shape[0] for n in names]  # the recorded, current widths
+    widths = [backend_compat.current_shape(logits[n])[0] for n in names]
     return dict(zip(names, np.split(gates, np.cumsum(widths)[:-1])))
+
+
+def read_concat(variables, axis):
+    """The values of `variables` (Keras 3 or tf_keras), concatenated."""
+    return tf.concat([backend_compat.storage(v) for v in variables], axis=axis)
 
 
 def table_bytes(tables):
     """Bytes of `tables`, from their shapes and dtypes."""
     total = 0
     for table in tables:
-        itemsize = np.dtype(keras.backend.standardize_dtype(table.dtype)).itemsize
-        total += int(np.prod(table.shape)) * itemsize
+        shape = backend_compat.current_shape(table)
+        total += int(np.prod(shape)) * backend_compat.itemsize(table.dtype)
     return total

@@ -1,10 +1,10 @@
 """DimGrowEmbedding with one projected vector per field (for DeepFM)."""
 
-import keras
 import tensorflow as tf
-from keras import ops
 
+from dimgrow_tf.backend_compat import keras
 from dimgrow_tf.layers.dimgrow_embedding import DimGrowEmbedding
+from dimgrow_tf.layers.dimgrow_embedding_utils import read_concat
 
 
 @keras.saving.register_keras_serializable(package="dimgrow_tf")
@@ -38,9 +38,9 @@ class FieldwiseDimGrowEmbedding(DimGrowEmbedding):
     def _project(self, mixed, projections, widths):
         """One projected vector per field: `(batch, fields, output_dim)`."""
         parts = tf.split(mixed, tf.stack(widths), axis=1, num=len(projections))
-        out = [ops.matmul(part, ops.cast(kernel, self.compute_dtype))
+        out = [tf.matmul(part, tf.cast(read_concat([kernel], 0), self.compute_dtype))
                for part, kernel in zip(parts, projections)]
-        return ops.stack(out, axis=1)
+        return tf.stack(out, axis=1)
 
     def compute_output_shape(self, input_shape):
         batch = super().compute_output_shape(input_shape)[0]

@@ -1,8 +1,8 @@
 """Plain fixed-width field embeddings for retraining at searched dims."""
 
-import keras
-from keras import ops
+import tensorflow as tf
 
+from dimgrow_tf.backend_compat import keras
 from dimgrow_tf.field_config import FieldConfig
 from dimgrow_tf.field_config import check_unique_fields
 from dimgrow_tf.layers.backbone_utils import FIELDS
@@ -110,7 +110,7 @@ class FixedFieldEmbedding(keras.layers.Layer):
         active = [f for f in self.fields if f.dim > 0]
         ids = lookup_ids(split_field_inputs(inputs, self.fields), active, self.out_of_range_ids)
         columns = [self.embeddings[f.name](ids[f.name]) for f in active]
-        return self.projection(ops.concatenate(columns, axis=1))
+        return self.projection(tf.concat(columns, axis=1))
 
     def compute_output_shape(self, input_shape):
         if isinstance(input_shape, dict):

@@ -1,8 +1,9 @@
 """Helpers of FixedFieldEmbedding: the row lookup and the per-field projection."""
 
-import keras
-from keras import ops
+import tensorflow as tf
 
+from dimgrow_tf.backend_compat import keras
+from dimgrow_tf.backend_compat import storage
 from dimgrow_tf.layers.input_utils import embed_field
 
 
@@ -15,8 +16,8 @@ class RowGatherEmbedding(keras.layers.Embedding):
         self.field = field
 
     def call(self, inputs):
-        out = embed_field(self.embeddings, ops.cast(inputs, "int32"), self.field)
-        return ops.cast(out, self.compute_dtype)
+        out = embed_field(self.embeddings, tf.cast(inputs, tf.int32), self.field)
+        return tf.cast(out, self.compute_dtype)
 
 
 class FieldwiseProjection(keras.layers.Layer):
@@ -44,15 +45,15 @@ class FieldwiseProjection(keras.layers.Layer):
         self.built = True
 
     def call(self, x):
-        kernel = ops.cast(self.kernel, self.compute_dtype)
+        kernel = tf.cast(storage(self.kernel), self.compute_dtype)
         parts, start = [], 0
         for width in self.widths:
-            parts.append(ops.matmul(x[:, start:start + width],
-                                    kernel[start:start + width]))
+            parts.append(tf.matmul(x[:, start:start + width],
+                                   kernel[start:start + width]))
             start += width
-        out = ops.stack(parts, axis=1)
+        out = tf.stack(parts, axis=1)
         if self.bias is not None:
-            out = out + ops.cast(self.bias, self.compute_dtype)
+            out = out + tf.cast(storage(self.bias), self.compute_dtype)
         return out
 
     def compute_output_shape(self, input_shape):

@@ -1,9 +1,9 @@
 """Turns the inputs a user passes into one id vector per field."""
 
-import keras
 import tensorflow as tf
-from keras import ops
 
+from dimgrow_tf import backend_compat
+from dimgrow_tf.backend_compat import keras
 from dimgrow_tf.field_config import PAD_ID
 
 
@@ -83,9 +83,9 @@ def _id_dtype(x, name):
 
 
 def _as_ids(x, name):
-    x = ops.cast(x, _id_dtype(x, name))
+    x = tf.cast(x, _id_dtype(x, name))
     if len(x.shape) == 2 and x.shape[-1] == 1:
-        x = ops.squeeze(x, axis=-1)
+        x = tf.squeeze(x, axis=-1)
     if len(x.shape) != 1:
         hint = (" For a list of ids per row, give the field a `combiner` "
                 "(FieldConfig(..., combiner='mean')).") if len(x.shape) == 2 else ""
@@ -108,9 +108,9 @@ def _as_id_lists(x, name):
     elif isinstance(x, tf.SparseTensor):
         x = tf.sparse.to_dense(tf.cast(x, dtype), default_value=tf.constant(PAD_ID, dtype))
     else:
-        x = ops.cast(x, dtype)
+        x = tf.cast(x, dtype)
     if len(x.shape) == 1:
-        x = ops.expand_dims(x, axis=-1)
+        x = tf.expand_dims(x, axis=-1)
     if len(x.shape) != 2:
         raise ValueError(
             f"Multi-valent field {name!r} expects padded ids of shape "
@@ -181,7 +181,7 @@ def gather_rows(variable, ids):
     whole buffer (copy-on-write): a step then costs O(vocabulary). Gathering
     from the `tf.Variable` itself (`ResourceGather`) reads only the rows.
     """
-    return tf.gather(getattr(variable, "value", variable), ids)
+    return tf.gather(backend_compat.storage(variable), ids)
 
 
 def embed_field(variable, ids, field):

@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 
+from dimgrow_tf.backend_compat import current_shape
 from dimgrow_tf.resize.field_resize import FieldResize
 
 SEED_KEY = "seed_state"
@@ -65,10 +66,11 @@ def load_layer_state(layer, store):
     for name, variables in layer._vars.by_field.items():
         for kind, var in variables.items():
             value = np.asarray(store[f"{name}:{kind}"])
-            if tuple(value.shape) != tuple(var.shape):
+            shape = current_shape(var)
+            if tuple(value.shape) != tuple(shape):
                 raise ValueError(
                     f"Field {name!r}: saved {kind} has shape {tuple(value.shape)}, "
-                    f"the layer has {tuple(var.shape)}."
+                    f"the layer has {tuple(shape)}."
                 )
             var.assign(value)
     if SEED_KEY in keys:

@@ -1,17 +1,20 @@
 """ShuffleGate maths shared by the search layer, the exporter and tests.
 
-All functions use `keras.ops` only, so they run inside traced train steps.
+All functions use TensorFlow ops only (and seeded draws of
+`backend_compat`), so they run inside traced train steps on Keras 3 and on
+tf_keras.
 """
 
-import keras
-from keras import ops
+import tensorflow as tf
+
+from dimgrow_tf import backend_compat
 
 REGULARIZERS = ("reference", "l1_sum", "l1_mean")
 
 
 def gate_values(logits, temperature):
     """Gate g = sigmoid(temperature * theta), elementwise."""
-    return ops.sigmoid(temperature * logits)
+    return tf.sigmoid(temperature * logits)
 
 
 def shuffle_columns(x, seed):
@@ -26,17 +29,17 @@ def shuffle_columns(x, seed):
     independent sorts per column (`argsort` of B x D random keys) cost about
     7x more at D = 624 on CPU. The result is wrapped in `stop_gradient`.
     """
-    batch = ops.shape(x)[0]
-    width = ops.shape(x)[1]
-    perm = keras.random.shuffle(ops.arange(batch, dtype="int32"), seed=seed)
-    offsets = keras.random.shuffle(
-        ops.arange(ops.maximum(batch, width), dtype="int32"), seed=seed
+    batch = tf.shape(x)[0]
+    width = tf.shape(x)[1]
+    perm = backend_compat.random_shuffle(tf.range(batch, dtype=tf.int32), seed)
+    offsets = backend_compat.random_shuffle(
+        tf.range(tf.maximum(batch, width), dtype=tf.int32), seed
     )
     shifts = offsets[:width] % batch
-    rows = (ops.expand_dims(ops.arange(batch, dtype="int32"), 1) + shifts) % batch
-    flat = ops.take(perm, rows, axis=0) * width + ops.arange(width, dtype="int32")
-    shuffled = ops.take(ops.reshape(x, (-1,)), flat, axis=0)
-    return ops.stop_gradient(shuffled)
+    rows = (tf.expand_dims(tf.range(batch, dtype=tf.int32), 1) + shifts) % batch
+    flat = tf.gather(perm, rows) * width + tf.range(width, dtype=tf.int32)
+    shuffled = tf.gather(tf.reshape(x, (-1,)), flat)
+    return tf.stop_gradient(shuffled)
 
 
 def mix(x, shuffled, gates):
@@ -58,11 +61,11 @@ def gate_regularizer(gates, positions, form, alpha):
         alpha: float. Strength.
     """
     if form == "reference":
-        return alpha * 0.1 * ops.mean(gates / positions)
+        return alpha * 0.1 * tf.reduce_mean(gates / positions)
     if form == "l1_sum":
-        return alpha * ops.sum(gates)
+        return alpha * tf.reduce_sum(gates)
     if form == "l1_mean":
-        return alpha * ops.mean(gates)
+        return alpha * tf.reduce_mean(gates)
     raise ValueError(
         f"`regularizer` must be one of {REGULARIZERS}. Received: {form!r}"
     )

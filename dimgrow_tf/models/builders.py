@@ -1,7 +1,6 @@
 """Model builders: the search model and the fixed-dims retraining model."""
 
-import keras
-
+from dimgrow_tf.backend_compat import keras
 from dimgrow_tf.field_config import FieldConfig
 from dimgrow_tf.layers.backbone_utils import FIELDS
 from dimgrow_tf.layers.backbone_utils import SUM

@@ -3,10 +3,11 @@
 import contextlib
 import warnings
 
-import keras
-
+from dimgrow_tf.backend_compat import build_optimizer
+from dimgrow_tf.backend_compat import keras_version
 from dimgrow_tf.keras_compat import reindex_optimizer
 from dimgrow_tf.resize.optimizer_state import dynamic_widths_supported
+from dimgrow_tf.resize.optimizer_state import optimizer_built
 from dimgrow_tf.resize.optimizer_state import set_optimizer_storage
 from dimgrow_tf.resize.optimizer_state import resize_optimizer_state
 
@@ -64,7 +65,7 @@ def follow_resize(model, remaps, extra_optimizers=()):
     rebacked = any(r.rebacked for r in remaps)
     with strategy_scope(model):
         for optimizer in _optimizers(model, extra_optimizers):
-            if rebacked and optimizer.built:
+            if rebacked and optimizer_built(optimizer):
                 reindex_optimizer(optimizer)
             rebacked |= resize_optimizer_state(optimizer, remaps)
     if rebacked:
@@ -89,14 +90,14 @@ def prepare_resizing(model, layer, extra_optimizers=()):
     with strategy_scope(model):
         optimizers = _optimizers(model, extra_optimizers)
         for optimizer in optimizers:
-            if optimizer is getattr(model, "optimizer", None) and not optimizer.built:
-                optimizer.build(model.trainable_variables)
+            if optimizer is getattr(model, "optimizer", None) and not optimizer_built(optimizer):
+                build_optimizer(optimizer, model.trainable_variables)
         resizable = all(dynamic_widths_supported(o) for o in optimizers)
         if not resizable and layer.resizable_storage is not False:
             _warn_static_optimizers(optimizers)
         changed = layer.set_resizable_storage(resizable)
         for optimizer in optimizers:
-            if optimizer.built:
+            if optimizer_built(optimizer):
                 if changed:
                     reindex_optimizer(optimizer)
                 changed |= set_optimizer_storage(
@@ -110,7 +111,7 @@ def prepare_resizing(model, layer, extra_optimizers=()):
 def _warn_static_optimizers(optimizers):
     names = sorted({type(o).__name__ for o in optimizers if not dynamic_widths_supported(o)})
     warnings.warn(
-        f"DimGrow: this Keras ({keras.version()}) cannot train {names} on "
+        f"DimGrow: this Keras ({keras_version()}) cannot train {names} on "
         "variables of unknown width, so resizes re-create the variables and "
         "retrace the train function (slower). Use Adam, AdamW, LazyAdam or "
         "SGD, or a newer Keras, to resize in place.",

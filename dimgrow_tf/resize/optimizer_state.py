@@ -2,9 +2,12 @@
 
 import functools
 
-import keras
 import tensorflow as tf
 
+from dimgrow_tf import backend_compat
+from dimgrow_tf.backend_compat import KERAS_3
+from dimgrow_tf.backend_compat import keras
+from dimgrow_tf.backend_compat import storage
 from dimgrow_tf.keras_compat import optimizer_slots
 from dimgrow_tf.keras_compat import reindex_optimizer
 from dimgrow_tf.optimizers.lazy_adam import LazyAdam
@@ -42,11 +45,11 @@ def resize_optimizer_state(optimizer, remaps):
             (mixed_float16) is resized through its `inner_optimizer`.
     """
     check_resizable_optimizer(optimizer)
-    if not optimizer.built:
+    if not optimizer_built(optimizer):
         return False
     inner = _inner_optimizer(optimizer)
     if inner is not optimizer:
-        if inner.built:
+        if optimizer_built(inner):
             reindex_optimizer(inner)  # its keys may predate a storage swap
         return resize_optimizer_state(inner, remaps)
     rebacked = False
@@ -67,7 +70,7 @@ _EMA_SLOTS = "_model_variables_moving_average"
 
 def _grown_part(remap):
     """The fresh entries of the (already resized) variable of `remap`."""
-    value = tf.convert_to_tensor(remap.variable.value)
+    value = tf.convert_to_tensor(storage(remap.variable))
     begin = [0] * value.shape.rank
     begin[remap.axis] = len(remap.keep)
     size = [-1] * value.shape.rank
@@ -91,8 +94,9 @@ def set_optimizer_storage(optimizer, variables, resizable=True):
     check_resizable_optimizer(optimizer)
     inner = _inner_optimizer(optimizer)
     if inner is not optimizer:
-        changed = set_optimizer_storage(inner, variables, resizable) if inner.built else False
-        if inner.built:
+        built = optimizer_built(inner)
+        changed = set_optimizer_storage(inner, variables, resizable) if built else False
+        if built:
             reindex_optimizer(inner)  # the caller re-keys only the wrapper
         return changed
     slots = [
@@ -108,6 +112,15 @@ def set_optimizer_storage(optimizer, variables, resizable=True):
             if found:  # variables the optimizer trains
                 changed |= slice_steps.track(variable, axis, resizable)
     return changed
+
+
+def optimizer_built(optimizer):
+    """Whether `optimizer` (Keras 3 or tf_keras) has built its slots."""
+    if KERAS_3:
+        return optimizer.built
+    from dimgrow_tf.tf_keras_compat import is_built
+
+    return is_built(optimizer)
 
 
 # Optimizers whose update of a row-sparse gradient uses only ops that take
@@ -129,6 +142,8 @@ def dynamic_widths_supported(optimizer):
     LazyAdam and SGD resize in place; the others fall back to re-created
     storage and a retrace per resize.
     """
+    if not KERAS_3:
+        return True  # tf_keras updates row-sparse gradients with scatter ops
     optimizer = _inner_optimizer(optimizer)
     return type(optimizer) in _DYNAMIC_SAFE or _sparse_union_takes_unknown_widths()
 
@@ -140,7 +155,7 @@ def _inner_optimizer(optimizer):
     its own (its loss scale and step counter are scalars, untouched by a
     resize); its public `inner_optimizer` holds the slots.
     """
-    while isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+    while isinstance(optimizer, backend_compat.loss_scale_optimizer_types()):
         optimizer = optimizer.inner_optimizer
     return optimizer
 
@@ -182,8 +197,13 @@ def _slots(optimizer, variable, axis):
 def check_resizable_optimizer(optimizer):
     """Raises NotImplementedError for optimizers DimGrow cannot resize.
 
-    A `LossScaleOptimizer` is checked through its inner optimizer.
+    A `LossScaleOptimizer` is checked through its inner optimizer, and a
+    tf_keras legacy optimizer is refused.
     """
+    if not KERAS_3:
+        from dimgrow_tf.tf_keras_compat import check_optimizer
+
+        check_optimizer(_inner_optimizer(optimizer))
     if getattr(optimizer, "gradient_accumulation_steps", None) or getattr(
         _inner_optimizer(optimizer), "gradient_accumulation_steps", None
     ):

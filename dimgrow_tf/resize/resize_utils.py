@@ -15,6 +15,7 @@ import warnings
 import tensorflow as tf
 
 from dimgrow_tf import keras_compat
+from dimgrow_tf.backend_compat import storage
 
 VariableRemap = collections.namedtuple(
     "VariableRemap", ["variable", "axis", "keep", "grow", "rebacked"]
@@ -67,7 +68,7 @@ def remap_tensor(value, axis, keep, grow, fill=None):
 
 def is_resizable(variable, axis):
     """True when `variable`'s backing tf.Variable leaves `axis` unknown."""
-    return variable.value.shape[axis] is None
+    return storage(variable).shape[axis] is None
 
 
 def make_resizable(variable, axis):
@@ -85,7 +86,7 @@ def make_resizable(variable, axis):
     """
     if is_resizable(variable, axis):
         return False
-    old = variable.value
+    old = storage(variable)
     shape = old.shape.as_list()
     shape[axis] = None
     new = _new_backing(variable, old, tf.convert_to_tensor(old), shape)
@@ -101,8 +102,8 @@ def make_static(variable):
     Returns:
         True when the backing variable was replaced.
     """
-    old = variable.value
-    if old.shape.is_fully_defined():
+    old = storage(variable)
+    if old.shape.is_fully_defined() or old is variable:  # tf_keras: stays resizable
         return False
     value = tf.convert_to_tensor(old)
     keras_compat.set_backing_variable(
@@ -140,7 +141,7 @@ def resize_variable(variable, axis, keep, grow, fill=None):
     Returns:
         True when the backing variable was replaced.
     """
-    backing = variable.value
+    backing = storage(variable)
     old = tf.convert_to_tensor(backing)
     resizable = is_resizable(variable, axis)
     if resizable:
