@@ -93,8 +93,8 @@ def _search_config(args):
 
 
 DATA_HELP = ("a split directory ({train,valid,test}.csv + stats.json) or a "
-             "dataset spec JSON (format criteo|frappe|movielens|csv; see "
-             "README 'Load raw ... files')")
+             "dataset spec JSON (format criteo|frappe|movielens|csv; a csv schema "
+             "may declare list and text columns; see README 'Load raw ... files')")
 FORMATTER = argparse.ArgumentDefaultsHelpFormatter
 
 
@@ -109,7 +109,11 @@ def _parser():
     demo = sub.add_parser("demo", help="generated data: search, retrain, compare "
                           "with uniform-16, export and answer one prediction",
                           formatter_class=FORMATTER)
-    demo.add_argument("--rows", type=_positive_int, default=40000)
+    demo.add_argument("--rows", type=_positive_int, default=40000,
+                      help="rows of generated data")
+    demo.add_argument("--data", default=None, metavar="SPEC.json",
+                      help="run on a dataset spec JSON (e.g. with list and text "
+                           "columns) instead of generated data")
     demo.add_argument("--out", default="runs/demo", help="output directory")
     _add_training_args(demo)
     _add_search_args(demo)
@@ -146,35 +150,6 @@ def _parser():
 def _fail(message):
     print(f"dimgrow: error: {message}", file=sys.stderr)
     return 2
-
-
-def _load_data(path, out, vocabulary=None):
-    """Returns `(fields, splits)` for a split directory or a spec JSON.
-
-    `vocabulary`: a saved Vocabulary to encode a spec's files with (the
-    search's, so that retrain sees the same ids), unless the spec names one.
-    """
-    if os.path.isdir(path):
-        from dimgrow_tf.data.datasets import load_split_dir
-
-        return load_split_dir(path)
-    if path.endswith(".json") and os.path.isfile(path):
-        import dataclasses
-
-        from dimgrow_tf.data.dataset_spec import DatasetSpec
-        from dimgrow_tf.data.load_dataset import load_arrays
-
-        spec = DatasetSpec.load(path)
-        if vocabulary and spec.vocabulary is None:
-            print(f"Encoding with {vocabulary}")
-            spec = dataclasses.replace(spec, vocabulary=vocabulary)
-        data = load_arrays(spec)
-        for name, stats in data.stats.items():
-            print(f"{name}: {stats.summary()}")
-        os.makedirs(out, exist_ok=True)
-        data.vocabulary.save(os.path.join(out, "vocabulary.json"))
-        return data.fields, data.splits
-    raise ValueError(f"{path!r} is neither a split directory nor a dataset spec .json")
 
 
 def _settings(args, inherited=None):
@@ -284,24 +259,34 @@ def _retrain(args, result, splits, baseline_dim):
 
 
 def _demo(args):
+    from dimgrow_tf.cli_utils import load_data
     from dimgrow_tf.data.synthetic import make_synthetic_ctr
     from dimgrow_tf.data.synthetic import split_rows
     from dimgrow_tf.export import export_cli
 
-    features, labels, fields = make_synthetic_ctr(num_rows=args.rows, seed=args.seed)
-    splits = dict(zip(("train", "valid", "test"), split_rows(features, labels, seed=args.seed)))
+    vocab = None
+    if args.data:
+        fields, splits = load_data(args.data, args.out)
+        vocab = os.path.join(args.out, "vocabulary.json")
+        vocab = vocab if os.path.isfile(vocab) else None
+    else:
+        features, labels, fields = make_synthetic_ctr(num_rows=args.rows, seed=args.seed)
+        splits = dict(zip(("train", "valid", "test"),
+                          split_rows(features, labels, seed=args.seed)))
     result = _search(args, fields, splits)
     _retrain(args, result, splits, baseline_dim=16)
     print("Exporting the retrained model for TF Serving and answering one request ...")
     return export_cli.run(argparse.Namespace(
         model=os.path.join(args.out, "retrained.keras"),
         export_base=os.path.join(args.out, "export"), name="dimgrow", version=None,
-        vocab=None, result=None, current_widths=False, prune_gates=False,
+        vocab=vocab, result=None, current_widths=False, prune_gates=False,
         no_warmup=False, predict=True, row=None,
     ))
 
 
 def main(argv=None):
+    from dimgrow_tf.cli_utils import load_data
+
     args = _parser().parse_args(argv)
     try:
         if args.command == "demo":
@@ -322,7 +307,7 @@ def main(argv=None):
             print(f"Wrote {paths['json']} and {paths['png']}")
             return 0
         if args.command == "search":
-            fields, splits = _load_data(args.data, args.out)
+            fields, splits = load_data(args.data, args.out)
             _search(args, fields, splits)
             return 0
         from dimgrow_tf.models.search_result import SearchResult
@@ -330,15 +315,15 @@ def main(argv=None):
         result = SearchResult.load(args.result)
         vocabulary = os.path.join(os.path.dirname(os.path.abspath(args.result)),
                                   "vocabulary.json")
-        fields, splits = _load_data(args.data, args.out,
-                                    vocabulary if os.path.isfile(vocabulary) else None)
+        fields, splits = load_data(args.data, args.out,
+                                   vocabulary if os.path.isfile(vocabulary) else None)
         names = [f.name for f in fields]
         if [f.name for f in result.fields] != names:
             return _fail(f"{args.result} was searched on fields "
                          f"{[f.name for f in result.fields]}, the data has {names}")
         _retrain(args, result, splits, baseline_dim=args.baseline)
         return 0
-    except (OSError, ValueError, KeyError) as err:
+    except (OSError, ValueError, KeyError, ImportError) as err:
         return _fail(err)
 
 

@@ -1,4 +1,6 @@
-"""Printing and writing helpers of the `dimgrow` command line."""
+"""Data loading, printing and writing helpers of the `dimgrow` command line."""
+
+import os
 
 from dimgrow_tf.io_utils import write_json_atomic
 
@@ -34,3 +36,35 @@ def metrics_line(metrics, baseline_dim=0):
 def write_json(path, obj):
     """Writes JSON atomically (temporary file, then rename)."""
     write_json_atomic(path, obj, indent=1)
+
+
+def load_data(path, out, vocabulary=None):
+    """Returns `(fields, splits)` for a split directory or a spec JSON.
+
+    A spec's files are loaded with `load_arrays` (list and text columns
+    included) and its `Vocabulary` (text fields: their tokenizers) is
+    written to `out/vocabulary.json`. `vocabulary`: a saved Vocabulary to
+    encode a spec's files with (the search's, so that retrain sees the same
+    ids), unless the spec names one.
+    """
+    if os.path.isdir(path):
+        from dimgrow_tf.data.datasets import load_split_dir
+
+        return load_split_dir(path)
+    if path.endswith(".json") and os.path.isfile(path):
+        import dataclasses
+
+        from dimgrow_tf.data.dataset_spec import DatasetSpec
+        from dimgrow_tf.data.load_dataset import load_arrays
+
+        spec = DatasetSpec.load(path)
+        if vocabulary and spec.vocabulary is None:
+            print(f"Encoding with {vocabulary}")
+            spec = dataclasses.replace(spec, vocabulary=vocabulary)
+        data = load_arrays(spec)
+        for name, stats in data.stats.items():
+            print(f"{name}: {stats.summary()}")
+        os.makedirs(out, exist_ok=True)
+        data.vocabulary.save(os.path.join(out, "vocabulary.json"))
+        return data.fields, data.splits
+    raise ValueError(f"{path!r} is neither a split directory nor a dataset spec .json")

@@ -22,7 +22,10 @@ class CsvLoader(RowLoader):
     - a field cell in `schema.missing` is missing;
     - an integer cell must be an ASCII integer in the int64 range,
       optionally discretised (`schema.discretise`);
-    - a categorical cell is kept verbatim.
+    - a categorical cell is kept verbatim;
+    - a `ListColumn` cell is split at its separator into a tuple of values
+      (a missing cell is missing: the list `[1]`); a `TextColumn` cell is
+      kept verbatim and tokenized when encoded.
 
     Anything else is malformed and raises a `MalformedRowError` naming
     file, line and column, or is skipped and counted (`on_error="skip"`).
@@ -56,6 +59,7 @@ class CsvLoader(RowLoader):
         self._missing = set(schema.missing)
         self._discretise = set(schema.discretise)
         self._integer = set(schema.integer)
+        self._lists = {c.name: c for c in schema.multivalent if c.kind == "list"}
         if schema.columns is not None:
             self._set_columns(schema.columns)
 
@@ -64,9 +68,25 @@ class CsvLoader(RowLoader):
         `schema.discretise`, so serving maps raw cells as loading does."""
         from dimgrow_tf.data.vocabulary import Vocabulary
 
-        return Vocabulary.fit(table.columns, table.kinds, min_count=min_count,
-                              missing=self.schema.missing,
-                              discretise=self.schema.discretise)
+        texts = {c.name: c for c in self.schema.multivalent if c.kind == "text"}
+        kinds = {n: k for n, k in table.kinds.items() if n not in texts}
+        fitted = Vocabulary.fit({n: table.columns[n] for n in kinds}, kinds,
+                                min_count=min_count, missing=self.schema.missing,
+                                discretise=self.schema.discretise)
+        if not texts:
+            return fitted
+        missing = set(self.schema.missing)
+        values = {n: texts[n].fit([t for t in table.columns[n] if t not in missing])
+                  if n in texts else fitted.values(n) for n in self.field_names}
+        return Vocabulary(values, table.kinds, min_count, self.schema.missing,
+                          self.schema.discretise)
+
+    def field_configs(self, vocabulary):
+        """The fields (width 1), with the combiner and `max_len` of each
+        multivalent column (a text column's `max_len` is its tokenizer's)."""
+        return vocabulary.fields(combiners={
+            c.name: (c.combiner, c.max_len if c.kind == "list" else None)
+            for c in self.schema.multivalent})
 
     def read_header(self, text):
         header = self._split(text)
@@ -108,6 +128,8 @@ class CsvLoader(RowLoader):
             cell = cells[index]
             if cell in self._missing:
                 values.append(None)
+            elif name in self._lists:
+                values.append(self._lists[name].split(cell))
             elif name in self._integer:
                 value = parse_int(cell, name)
                 if name in self._discretise:

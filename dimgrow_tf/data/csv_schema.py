@@ -4,16 +4,19 @@ import codecs
 import dataclasses
 from typing import Optional, Tuple, Union
 
+from dimgrow_tf.data.column_utils import column_from_config
+from dimgrow_tf.data.list_column import ListColumn
 from dimgrow_tf.data.loader_utils import check_known_keys
+from dimgrow_tf.data.text_column import TextColumn
 from dimgrow_tf.field_config import FieldConfig
 
 
 @dataclasses.dataclass(frozen=True)
 class CsvSchema:
-    """Which CSV columns are the label, categorical and integer fields.
+    """Which CSV columns are the label, categorical, integer and list fields.
 
     Fields are ordered `integer` columns first, then `categorical` ones,
-    each in the order given. Other columns of the file are ignored. One
+    then `multivalent` ones, each in the order given. Other columns of the file are ignored. One
     record per line: a quoted cell may hold the delimiter or `""` but not
     a line break.
 
@@ -38,12 +41,18 @@ class CsvSchema:
         positive: tuple of str. Label cells meaning 1. Defaults to `("1",)`.
         negative: tuple of str. Label cells meaning 0. Defaults to `("0",)`.
         encoding: str. Text encoding. Defaults to `"utf-8"`.
+        multivalent: tuple of ListColumn / TextColumn (or their config
+            dicts, `{"name": ..., "kind": "list" | "text", ...}`). Columns
+            holding a list of values (`"list"`, split at a separator) or a
+            text (`"text"`, tokenized), each a multi-valent field. Defaults
+            to `()`.
 
     Example:
 
     ```python
     schema = CsvSchema(label="click", categorical=("user", "ad"),
-                       integer=("hour", "count"), discretise=("count",))
+                       integer=("hour", "count"), discretise=("count",),
+                       multivalent=({"name": "tags", "kind": "list"},))
     loader = CsvLoader(schema, on_error="skip")
     ```
     """
@@ -59,6 +68,7 @@ class CsvSchema:
     positive: Tuple[str, ...] = ("1",)
     negative: Tuple[str, ...] = ("0",)
     encoding: str = "utf-8"
+    multivalent: Tuple[Union[ListColumn, TextColumn], ...] = ()
 
     def __post_init__(self):
         for name in ("categorical", "integer", "missing", "positive", "negative"):
@@ -77,23 +87,30 @@ class CsvSchema:
             object.__setattr__(self, "discretise", tuple(self.discretise))
         if self.columns is not None:
             object.__setattr__(self, "columns", tuple(self.columns))
+        if isinstance(self.multivalent, (str, dict)):
+            raise ValueError("`multivalent` must be a list of columns. Received: "
+                             f"multivalent={self.multivalent!r}")
+        object.__setattr__(self, "multivalent",
+                           tuple(column_from_config(c) for c in self.multivalent))
         self._validate()
 
     @property
     def field_names(self):
-        """Field names in order: integer columns, then categorical ones."""
-        return self.integer + self.categorical
+        """Field names in order: integer, categorical, then multivalent columns."""
+        return self.integer + self.categorical + tuple(c.name for c in self.multivalent)
 
     @property
     def kinds(self):
-        """Field name -> `"int"` or `"str"`."""
+        """Field name -> `"int"`, `"str"`, `"list"` or `"text"`."""
         kinds = {n: "int" for n in self.integer}
         kinds.update({n: "str" for n in self.categorical})
+        kinds.update({c.name: c.kind for c in self.multivalent})
         return kinds
 
     def get_config(self):
         """A JSON-ready dict; `from_config` gives an equal schema."""
-        config = dataclasses.asdict(self)
+        config = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        config["multivalent"] = [c.get_config() for c in self.multivalent]
         return {k: list(v) if isinstance(v, tuple) else v
                 for k, v in config.items()}
 
@@ -106,8 +123,8 @@ class CsvSchema:
     def _validate(self):
         names = self.field_names
         if not names:
-            raise ValueError("A CsvSchema needs at least one categorical or "
-                             "integer column.")
+            raise ValueError("A CsvSchema needs at least one categorical, "
+                             "integer or multivalent column.")
         everything = (self.label,) + names
         dupes = sorted({n for n in everything if everything.count(n) > 1})
         if dupes:

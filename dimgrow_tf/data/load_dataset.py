@@ -24,9 +24,11 @@ class LoadedData:
 
     Args:
         fields: list of FieldConfig. One per field (width 1), vocab sizes
-            from the vocabulary (ids 0 = OOV, 1 = missing included).
+            from the vocabulary (ids 0 = OOV, 1 = missing included); list
+            and text columns with their combiner.
         splits: dict. `"train"`, `"valid"`, `"test"` -> `(features,
-            labels)`: dict field -> int32 ids, float32 labels.
+            labels)`: dict field -> int32 ids (`(rows, length)` padded
+            with -1 for list and text fields), float32 labels.
         vocabulary: Vocabulary. The mapping used (save it for serving).
         stats: dict. `LoadStats` per split (rows, positives, missing,
             OOV), plus `"source"` with the file-level counts (lines,
@@ -95,12 +97,20 @@ def load_arrays(spec) -> LoadedData:
                 f"Vocabulary {spec.vocabulary!r} has fields {vocab.field_names}; "
                 f"the {spec.format} loader gives {loader.field_names}"
             )
+        other = {n: (vocab.kinds[n], k) for n, k in loader.kinds.items()
+                 if vocab.kinds[n] != k}
+        if other:
+            raise ValueError(
+                f"Vocabulary {spec.vocabulary!r} has other kinds than the "
+                f"{spec.format} loader: {{field: (vocabulary, loader)}} = {other}"
+            )
     else:
         vocab = loader.fit_vocabulary(tables["train"], min_count=spec.min_count)
-    splits = {s: t.encode(vocab) for s, t in tables.items()}
+    fields = loader.field_configs(vocab)
+    splits = {s: t.encode(vocab, fields) for s, t in tables.items()}
     stats = {s: t.stats for s, t in tables.items()}
     stats["source"] = source
-    return LoadedData(vocab.fields(), splits, vocab, stats)
+    return LoadedData(fields, splits, vocab, stats)
 
 
 def load_dataset(spec):

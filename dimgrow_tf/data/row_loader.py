@@ -15,6 +15,7 @@ from dimgrow_tf.data.loader_utils import iter_byte_lines
 from dimgrow_tf.data.loader_utils import iter_text_byte_lines
 from dimgrow_tf.data.vocabulary import KINDS
 from dimgrow_tf.data.vocabulary import Vocabulary
+from dimgrow_tf.field_config import PAD_ID
 from dimgrow_tf.field_config import FieldConfig
 
 
@@ -25,8 +26,9 @@ class RawTable:
     Args:
         labels: float32 array of 0/1 labels, one per kept row.
         columns: dict. Field name -> object array of canonical string
-            values (`None` = missing), one per kept row.
-        kinds: dict. Field name -> `"int"` or `"str"` (sets id order).
+            values (`None` = missing; a `"list"` field: tuples of strings),
+            one per kept row.
+        kinds: dict. Field name -> `"int"`, `"str"`, `"list"` or `"text"`.
         line_numbers: int64 array. 1-based line of each row in its file.
         stats: LoadStats. Counts of the read.
     """
@@ -56,17 +58,30 @@ class RawTable:
         return RawTable(labels, columns, dict(self.kinds),
                         self.line_numbers[indices], stats)
 
-    def encode(self, vocabulary):
+    def encode(self, vocabulary, fields=()):
         """Maps values to ids; fills `stats.oov`.
 
         Args:
             vocabulary: Vocabulary. Usually fitted on the training table.
+            fields: FieldConfigs. A multi-valent field with `max_len` gets
+                `(rows, max_len)` ids: the first `max_len` ids of each row,
+                the others counted in `stats.notes` (`<field>:cut`).
+                Defaults to `()`.
 
         Returns:
             `(features, labels)`: dict field -> int32 ids, float32 labels.
         """
         features, oov = vocabulary.encode(self.columns)
         self.stats.oov = oov
+        for f in fields:
+            if f.multivalent and f.max_len is not None:
+                ids = features[f.name]
+                cut = int(np.count_nonzero(ids[:, f.max_len:] != PAD_ID))
+                if cut:
+                    self.stats.add_note(f"{f.name}:cut", cut)
+                ids = ids[:, :f.max_len]
+                features[f.name] = np.pad(ids, ((0, 0), (0, f.max_len - ids.shape[1])),
+                                          constant_values=PAD_ID)
         return features, self.labels
 
 
@@ -82,7 +97,7 @@ class RowLoader:
 
     Args:
         field_names: list of str. Field names in order.
-        kinds: dict. Field name -> `"int"` or `"str"`.
+        kinds: dict. Field name -> `"int"`, `"str"`, `"list"` or `"text"`.
         on_error: str. `"raise"` or `"skip"`. Defaults to `"raise"`.
         encoding: str. Text encoding of the files. Defaults to `"utf-8"`.
         header: bool. Whether each file starts with a header line, passed
@@ -152,6 +167,10 @@ class RowLoader:
         """Learns a `Vocabulary` from a training `RawTable`."""
         return Vocabulary.fit(table.columns, table.kinds, min_count=min_count)
 
+    def field_configs(self, vocabulary) -> List[FieldConfig]:
+        """The `FieldConfig`s (width 1) of the loaded fields."""
+        return vocabulary.fields()
+
     def _read_stream(self, byte_lines, source):
         stats = LoadStats(sources=[source])
         labels, rows, line_numbers = [], [], []
@@ -195,7 +214,11 @@ def concat_parts(parts, field_names, kinds):
     columns = {}
     for j, name in enumerate(field_names):
         column = np.empty(len(rows), dtype=object)
-        column[:] = [r[j] for r in rows]
+        if kinds[name] == "list":
+            for i, r in enumerate(rows):       # tuples stay one element each
+                column[i] = r[j]
+        else:
+            column[:] = [r[j] for r in rows]
         columns[name] = column
     labels = np.asarray(labels, dtype=np.float32).reshape(-1)
     stats.rows = len(labels)

@@ -5,16 +5,18 @@ import json
 import re
 from typing import Dict, Mapping, Optional, Sequence
 
-import numpy as np
-
+from dimgrow_tf.data import vocabulary_utils as vu
+from dimgrow_tf.data.column_utils import check_tokenizer_config
 from dimgrow_tf.field_config import FieldConfig
 from dimgrow_tf.data.loader_utils import int_sort_key
 from dimgrow_tf.io_utils import write_json_atomic
 
-OOV_ID = 0
-MISSING_ID = 1
+OOV_ID = vu.OOV_ID
+MISSING_ID = vu.MISSING_ID
 FIRST_VALUE_ID = 2
-KINDS = ("int", "str")
+KINDS = ("int", "str", "list", "text")
+# Ids of a text field tokenized into UTF-8 bytes (`TextTokenizer()`).
+BYTE_VOCAB_SIZE = 256 + FIRST_VALUE_ID
 _FORMAT = "dimgrow_tf.Vocabulary/1"
 _CANONICAL_INT = re.compile(r"0|-?[1-9][0-9]*")
 
@@ -35,6 +37,13 @@ class Vocabulary:
     the layout the same at serving time. Values are canonical strings
     (`str(int)` for `"int"` fields); `None` means missing.
 
+    Two kinds hold a list of ids per row (multi-valent fields, encoded as
+    `(rows, length)` arrays padded with `PAD_ID`): a `"list"` field maps
+    each value of a row like a `"str"` field and drops missing tokens; a
+    `"text"` field keeps its `TextTokenizer`'s config (WordPiece vocabulary
+    or bytes) instead of values and tokenizes each text. A row without
+    values or tokens (missing) is `[1]`.
+
     This one mapping is used everywhere: the loaders encode training and
     evaluation files with it, and `export_saved_model(...,
     vocabulary=vocab)` looks raw strings up with exactly the same rule in
@@ -43,8 +52,11 @@ class Vocabulary:
     Args:
         values: dict. Field name -> the kept values in id order (value `k`
             in the list gets id `k + 2`). Field order is kept.
-        kinds: dict or None. Field name -> `"int"` or `"str"`; `None` means
-            `"str"` for every field. Defaults to `None`.
+            A `"text"` field maps to its tokenizer config `{"vocabulary",
+            "lowercase", "max_len"}` (`TextColumn.fit`).
+        kinds: dict or None. Field name -> `"int"`, `"str"`, `"list"` or
+            `"text"`; `None` means `"str"` for every field. Defaults to
+            `None`.
         min_count: int. The threshold the vocabulary was fitted with
             (recorded only). Defaults to `1`.
         missing: tuple of str. Raw values that mean "missing" (id 1), e.g.
@@ -71,11 +83,13 @@ class Vocabulary:
     def __init__(self, values, kinds=None, min_count=1, missing=("",),
                  discretise=()):
         kinds = dict(kinds or {})
-        self.min_count = _check_min_count(min_count)
-        self.missing = _check_missing(missing)
+        self.min_count = vu.check_min_count(min_count)
+        self.missing = vu.check_missing(missing)
         self.kinds = {}
         self._ids = {}
         self._values = {}
+        self._texts = {}
+        self._tokenizers = {}
         for name, vals in values.items():
             kind = kinds.get(name, "str")
             if kind not in KINDS:
@@ -84,6 +98,13 @@ class Vocabulary:
                     f"Received: {kind!r}"
                 )
             FieldConfig(name, 1)
+            self.kinds[name] = kind
+            if kind == "text":
+                self._texts[name] = check_tokenizer_config(name, vals)
+                words = self._texts[name]["vocabulary"]
+                self._values[name] = [] if words is None else words[FIRST_VALUE_ID:]
+                self._ids[name] = {}
+                continue
             vals = list(vals)
             for v in vals:
                 if not isinstance(v, str):
@@ -104,7 +125,6 @@ class Vocabulary:
             if len(ids) != len(vals):
                 dupes = [v for v, c in collections.Counter(vals).items() if c > 1]
                 raise ValueError(f"Field {name!r}: duplicate values {dupes[:5]}")
-            self.kinds[name] = kind
             self._ids[name] = ids
             self._values[name] = vals
         unknown = set(kinds) - set(self.kinds)
@@ -123,9 +143,11 @@ class Vocabulary:
 
         Args:
             columns: dict. Field name -> sequence of values (canonical
-                strings, `None` = missing), e.g. `RawTable.columns`.
-            kinds: dict or None. Field name -> `"int"` or `"str"`; sets the
-                id order. Defaults to `None` (all `"str"`).
+                strings, `None` = missing; a `"list"` field: tuples of
+                strings), e.g. `RawTable.columns`.
+            kinds: dict or None. Field name -> `"int"`, `"str"` or
+                `"list"`; sets the id order. Defaults to `None` (all
+                `"str"`). `"text"` fields are fitted by `TextColumn.fit`.
             min_count: int. Values seen fewer times are left out (they map
                 to the OOV id). Defaults to `1` (keep every value).
             missing: tuple of str. Values that mean missing (not kept).
@@ -136,13 +158,19 @@ class Vocabulary:
         Returns:
             A `Vocabulary`.
         """
-        min_count = _check_min_count(min_count)
-        missing = _check_missing(missing)
+        min_count = vu.check_min_count(min_count)
+        missing = vu.check_missing(missing)
         kinds = dict(kinds or {})
         values = {}
         for name, column in columns.items():
-            counts = collections.Counter(
-                v for v in column if v is not None and v not in missing)
+            if kinds.get(name) == "text":
+                raise ValueError(f"Field {name!r} has kind 'text': fit its tokenizer "
+                                 "with `TextColumn.fit` and pass the config.")
+            if kinds.get(name) == "list":
+                counts = collections.Counter(vu.list_values(name, column, missing))
+            else:
+                counts = collections.Counter(
+                    v for v in column if v is not None and v not in missing)
             kept = [v for v, c in counts.items() if c >= min_count]
             key = int_sort_key if kinds.get(name, "str") == "int" else None
             values[name] = sorted(kept, key=key)
@@ -154,12 +182,44 @@ class Vocabulary:
         return list(self._values)
 
     def vocab_size(self, field):
-        """Rows needed for `field`'s table: kept values + 2."""
-        return FIRST_VALUE_ID + len(self._values[self._check_field(field)])
+        """Rows needed for `field`'s table: kept values + 2 (a byte-level
+        text field: 258)."""
+        field = self._check_field(field)
+        if field in self._texts and self._texts[field]["vocabulary"] is None:
+            return BYTE_VOCAB_SIZE
+        return FIRST_VALUE_ID + len(self._values[field])
 
-    def fields(self, dim=1):
-        """One `FieldConfig` per field (width `dim`), in order."""
-        return [FieldConfig(n, self.vocab_size(n), dim=dim) for n in self._values]
+    def fields(self, dim=1, combiners=None):
+        """One `FieldConfig` per field (width `dim`), in order.
+
+        `combiners`: dict `{field: (combiner, max_len)}` of the `"list"` and
+        `"text"` fields (default: `("mean", None)`)."""
+        combiners = combiners or {}
+        out = []
+        for name in self._values:
+            combiner, max_len = None, None
+            if self.kinds[name] in ("list", "text"):
+                combiner, max_len = combiners.get(name, ("mean", None))
+            out.append(FieldConfig(name, self.vocab_size(name), dim=dim,
+                                   combiner=combiner, max_len=max_len))
+        return out
+
+    @property
+    def text_fields(self):
+        """Names of the `"text"` fields, in order."""
+        return list(self._texts)
+
+    def tokenizer(self, field):
+        """The `TextTokenizer` of a `"text"` field (built once; needs
+        keras-hub, the `text` extra)."""
+        if field not in self._texts:
+            raise KeyError(f"Field {field!r} is not a text field; text fields: "
+                           f"{self.text_fields}")
+        if field not in self._tokenizers:
+            from dimgrow_tf.layers.text_tokenizer import TextTokenizer
+
+            self._tokenizers[field] = TextTokenizer(**self._texts[field])
+        return self._tokenizers[field]
 
     def values(self, field):
         """The kept values of `field`, in id order (first one has id 2)."""
@@ -177,12 +237,18 @@ class Vocabulary:
 
         Args:
             columns: dict. Field name -> sequence of values (`None` =
-                missing). Must hold every field of the vocabulary; other
-                keys raise.
+                missing; rows of a `"list"` field are tuples of strings,
+                of a `"text"` field strings). Must hold every field of the
+                vocabulary; other keys raise.
 
         Returns:
-            `(features, oov)`: dict field -> int32 array of ids, and dict
-            field -> number of values mapped to the OOV id.
+            `(features, oov)`: dict field -> int32 array of ids (`"list"`
+            and `"text"` fields: `(rows, length)` padded with `PAD_ID`),
+            and dict field -> number of values (tokens) mapped to OOV.
+
+        Raises:
+            ValueError: a value of the wrong type, e.g. a list in a field
+                of one value per row, naming the field and row.
         """
         missing = [n for n in self._values if n not in columns]
         extra = [n for n in columns if n not in self._values]
@@ -192,16 +258,15 @@ class Vocabulary:
                 f"unknown {extra}"
             )
         features, oov = {}, {}
-        blank = self.missing
         for name, ids in self._ids.items():
-            get = ids.get
-            out = np.fromiter(
-                (MISSING_ID if v is None or v in blank else get(v, OOV_ID)
-                 for v in columns[name]),
-                dtype=np.int32, count=len(columns[name]),
-            )
-            features[name] = out
-            oov[name] = int(np.count_nonzero(out == OOV_ID))
+            kind, column = self.kinds[name], columns[name]
+            if kind == "text":
+                encoded = vu.encode_texts(name, column, self.tokenizer(name), self.missing)
+            elif kind == "list":
+                encoded = vu.encode_lists(name, column, ids, self.missing)
+            else:
+                encoded = vu.encode_scalars(name, column, ids, self.missing)
+            features[name], oov[name] = encoded
         return features, oov
 
     def get_config(self):
@@ -214,6 +279,8 @@ class Vocabulary:
             "missing": list(self.missing),
             "discretise": list(self.discretise),
             "fields": [
+                {"name": n, "kind": "text", "tokenizer": self._texts[n]}
+                if n in self._texts else
                 {"name": n, "kind": self.kinds[n], "values": self._values[n]}
                 for n in self._values
             ],
@@ -234,7 +301,8 @@ class Vocabulary:
         if len(set(names)) != len(names):
             raise ValueError(f"Duplicate field names in vocabulary: {names}")
         return cls(
-            {f["name"]: f["values"] for f in fields},
+            {f["name"]: f["tokenizer"] if f.get("kind") == "text" else f["values"]
+             for f in fields},
             {f["name"]: f["kind"] for f in fields},
             config.get("min_count", 1),
             tuple(config.get("missing", ("",))),
@@ -265,19 +333,3 @@ class Vocabulary:
                 f"Unknown field {field!r}; the vocabulary has {self.field_names}"
             )
         return field
-
-
-def _check_missing(missing):
-    if isinstance(missing, str) or not all(isinstance(m, str) for m in missing):
-        raise ValueError(
-            f"`missing` must be a list of strings. Received: missing={missing!r}"
-        )
-    return tuple(missing)
-
-
-def _check_min_count(min_count):
-    if isinstance(min_count, bool) or not isinstance(min_count, int) or min_count < 1:
-        raise ValueError(
-            f"`min_count` must be an integer >= 1. Received: min_count={min_count!r}"
-        )
-    return min_count

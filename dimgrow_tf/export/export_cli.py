@@ -88,21 +88,18 @@ def run(args):
         result = SearchResult.load(result_path) if result_path else None
         _, folded = build_compact(model, args.prune_gates, result)
         vocabulary = eu.check_vocabulary(args.vocab, folded.fields, folded.dropped)
-        kinds = field_kinds(folded.fields, vocabulary)
-        multi = {f.name for f in folded.fields if f.multivalent}
+        tokenizers = eu.check_tokenizers(None, folded.fields, folded.dropped, vocabulary)
+        kinds = field_kinds(folded.fields, vocabulary, tokenizers)
+        multi = {f.name for f in folded.fields if f.multivalent and kinds[f.name] != "text"}
         if row is None:
-            row = {f.name: (vocabulary.values(f.name)[0]
-                            if kinds[f.name] != "id" and vocabulary.values(f.name)
-                            else 0) for f in folded.fields}
-            row = {k: (int(v) if kinds[k] == "int" else v) for k, v in row.items()}
-            row = {k: [v] if k in multi else v for k, v in row.items()}
+            row = default_row(folded.fields, kinds, vocabulary, multi)
         row = check_row(row, kinds, folded.dropped, multi)
         path = export_saved_model(
             model, args.export_base, model_name=args.name, version=args.version,
             vocabulary=vocabulary, prune_gates=args.prune_gates,
             warmup=not args.no_warmup, result=result,
         )
-    except (OSError, ValueError, TypeError, KeyError) as err:
+    except (OSError, ValueError, TypeError, KeyError, ImportError) as err:
         return _fail(str(err))
     with open(os.path.join(path, "assets.extra", "dimgrow_export.json")) as fh:
         meta = json.load(fh)
@@ -133,10 +130,27 @@ def _result_path(args, searched):
     return beside if os.path.isfile(beside) else None
 
 
+def default_row(fields, kinds, vocabulary, multivalent=()):
+    """The row `--predict` answers without `--row`: the first value (or id
+    0) of every field; a list of it for a multi-valent field, a text for
+    a text field."""
+    row = {}
+    for f in fields:
+        values = vocabulary.values(f.name) if kinds[f.name] != "id" else []
+        if kinds[f.name] == "text":
+            value = " ".join(values[:2]) or "text"
+        else:
+            value = values[0] if values else 0
+            value = int(value) if kinds[f.name] == "int" else value
+        row[f.name] = [value] if f.name in multivalent else value
+    return row
+
+
 def check_row(row, kinds, dropped=(), multivalent=()):
     """Checks a `--row` against the export's fields; returns the row for them.
 
-    A multi-valent field (named in `multivalent`) takes a list of values.
+    A multi-valent field (named in `multivalent`) takes a list of values, a
+    text field one string.
 
     Raises:
         ValueError: naming the missing and the extra fields.
@@ -148,14 +162,21 @@ def check_row(row, kinds, dropped=(), multivalent=()):
     check_fields(names, kinds, what="The export")
     for name, kind in kinds.items():
         value = row[name]
-        want = str if kind == "string" else int
+        want = str if kind in ("string", "text") else int
         values = value if name in multivalent and isinstance(value, list) else [value]
         if any(v is not None and (isinstance(v, bool) or not isinstance(v, want))
                for v in values):
-            raise TypeError(
-                f"Field {name!r} takes {'string' if want is str else 'int64'} "
-                f"values{' (a list)' if name in multivalent else ''} (or null for "
-                f"missing); got {value!r}.")
+            dtype = "string" if want is str else "int64"
+            if kind == "text":
+                what = "one string (a text)"
+            elif name in multivalent:
+                what = f"{dtype} values (a list)"
+            elif isinstance(value, list):
+                what = f"one {dtype} value, not a list"
+            else:
+                what = f"{dtype} values"
+            raise TypeError(f"Field {name!r} takes {what} (or null for missing); "
+                            f"got {value!r}.")
     return {name: [row[name]] if name in multivalent and row[name] is not None
             and not isinstance(row[name], list) else row[name] for name in kinds}
 

@@ -81,6 +81,12 @@ def check_vocabulary(vocabulary, kept_fields, dropped):
             f"Fields of the model: {sorted(set(kept) | set(dropped))}."
         )
     for name in vocabulary.field_names:
+        if name in kept and vocabulary.kinds[name] in ("list", "text") \
+                and not kept[name].multivalent:
+            raise ValueError(
+                f"Field {name!r} has kind {vocabulary.kinds[name]!r} in the "
+                "vocabulary (a list of ids per row) but the model takes one id "
+                "per row (no combiner).")
         if name in kept and vocabulary.vocab_size(name) != kept[name].vocab_size:
             raise ValueError(
                 f"Field {name!r}: the vocabulary gives "
@@ -93,7 +99,8 @@ def check_vocabulary(vocabulary, kept_fields, dropped):
 
 
 def check_tokenizers(tokenizers, kept_fields, dropped, vocabulary=None):
-    """Returns `{field: TextTokenizer}` of the kept text fields, or `{}`.
+    """Returns `{field: TextTokenizer}` of the kept text fields, or `{}`:
+    those of `tokenizers` and the `"text"` fields of `vocabulary`.
 
     Raises:
         ValueError: a field the model lacks, one that is not multi-valent,
@@ -101,8 +108,16 @@ def check_tokenizers(tokenizers, kept_fields, dropped, vocabulary=None):
             size differs from the field's table.
     """
     kept = {f.name: f for f in kept_fields}
+    tokenizers = dict(tokenizers or {})
+    both = sorted(set(tokenizers) & set(vocabulary.field_names if vocabulary else ()))
+    if both:
+        raise ValueError(f"Field(s) {both} have both a tokenizer and a vocabulary "
+                         "entry (a vocabulary's text fields bring their tokenizer).")
+    for name in (vocabulary.text_fields if vocabulary is not None else ()):
+        if name in kept:
+            tokenizers[name] = vocabulary.tokenizer(name)
     out = {}
-    for name, tokenizer in (tokenizers or {}).items():
+    for name, tokenizer in tokenizers.items():
         if name in dropped:
             continue
         if name not in kept:
@@ -110,8 +125,6 @@ def check_tokenizers(tokenizers, kept_fields, dropped, vocabulary=None):
                              f"Fields of the model: {sorted(set(kept) | set(dropped))}.")
         if not kept[name].multivalent:
             raise ValueError(f"Text field {name!r} must be multi-valent (a combiner).")
-        if vocabulary is not None and name in vocabulary.field_names:
-            raise ValueError(f"Field {name!r} has both a tokenizer and a vocabulary.")
         if tokenizer.vocab_size != kept[name].vocab_size:
             raise ValueError(
                 f"Field {name!r}: the tokenizer gives {tokenizer.vocab_size} ids but "

@@ -15,14 +15,17 @@ loader's `floor(ln(v)**2)` for `v > 2` (`log_squared`), as when loading.
 
 A text field (a multi-valent field with a `TextTokenizer`) takes one string
 per row and the tokenizer maps it to token ids in the same layout; an
-empty string or an absent feature is missing (`[1]`).
+empty string, an absent feature or (a `"text"` field of the vocabulary) a
+missing token is missing (`[1]`).
 
 Any other multi-valent field (`FieldConfig.combiner`) takes a list of values per
 row: a padded `(batch, length)` tensor in `serving_default` (padding:
 `""` or a missing token for strings, `-1` for integers; both are dropped)
 or a list feature in a `tf.Example`. Each value maps by the rule above; a
 row left without values (all padding, an empty list, an absent feature)
-is missing: the list `[1]`. The ids go to the model padded with `PAD_ID`.
+is missing: the list `[1]`. A field with `max_len` keeps the first
+`max_len` ids of a row, as the loader does. The ids go to the model padded
+with `PAD_ID`.
 
 `layout_ids` is the TF form of that rule; `RawFeatures` applies it to the
 inputs of an export and the TFX module applies it to its Transform
@@ -96,7 +99,8 @@ def field_kinds(fields, vocabulary, tokenizers=None):
         elif vocabulary is None or f.name not in vocabulary.field_names:
             kinds[f.name] = ID
         else:
-            kinds[f.name] = STRING if vocabulary.kinds[f.name] == "str" else INT
+            kinds[f.name] = {"str": STRING, "list": STRING, "text": TEXT}.get(
+                vocabulary.kinds[f.name], INT)
     return kinds
 
 
@@ -125,6 +129,9 @@ class RawFeatures(tf.Module):
         self.missing = {}
         self.discretise = set(vocabulary.discretise) if vocabulary else set()
         for f in self.fields:
+            if self.kinds[f.name] == TEXT and vocabulary is not None \
+                    and f.name in vocabulary.field_names:
+                self.missing[f.name] = list(vocabulary.missing)
             if self.kinds[f.name] in (ID, TEXT):
                 continue
             path = os.path.join(asset_dir, f"vocab_{f.name}.txt")
@@ -174,6 +181,8 @@ class RawFeatures(tf.Module):
 
     def _text_ids(self, field, values):
         missing = tf.equal(values, ABSENT_STRING)
+        for token in self.missing.get(field.name, ()):
+            missing = missing | tf.equal(values, token)
         return self.tokenizers[field.name](tf.where(missing, "", values))
 
     def _missing(self, field, values):
@@ -208,7 +217,7 @@ class RawFeatures(tf.Module):
             pad = tf.equal(flat, tf.constant(PAD_ID, flat.dtype))
         lists = tf.ragged.boolean_mask(lists, tf.logical_not(lists.with_flat_values(pad)))
         ids = self._ids(field, lists.flat_values, tf.zeros_like(lists.flat_values, tf.bool))
-        return padded_token_ids(lists.with_flat_values(ids))
+        return padded_token_ids(lists.with_flat_values(ids), field.max_len)
 
 
 def write_values(path, values):
