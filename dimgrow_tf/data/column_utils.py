@@ -1,8 +1,8 @@
 """Helpers of `ListColumn` and `TextColumn`: checks and the `kind` switch."""
 
+import dataclasses
 import numbers
 
-from dimgrow_tf.data.loader_utils import check_known_keys
 from dimgrow_tf.field_config import COMBINERS
 from dimgrow_tf.field_config import FieldConfig
 
@@ -38,7 +38,11 @@ def strip_kind(cls, config):
     kind = config.pop("kind", cls.kind)
     if kind != cls.kind:
         raise ValueError(f"{cls.__name__} has kind {cls.kind!r}. Received: kind={kind!r}")
-    check_known_keys(cls, config)
+    keys = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(set(config) - set(keys))
+    if unknown:
+        raise ValueError(f"Column {config.get('name')!r}: unknown keys {unknown} for kind "
+                         f"{cls.kind!r} (its keys: {['kind'] + keys}).")
     return config
 
 
