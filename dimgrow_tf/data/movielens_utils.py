@@ -64,9 +64,6 @@ def read_side_table(path, parse, encoding, on_error, text=None):
     return table, stats
 
 
-# Multi-valent genres: every flag set in `u.item`, as ids 2.. in `GENRES`
-# order (the loader layout: 0 = OOV, 1 = missing).
-GENRE_VOCAB_SIZE = 2 + len(GENRES)
 _YEAR = re.compile(r"\s*\(\d{4}\)")
 
 
@@ -104,11 +101,14 @@ def add_item_lists(fields, splits, movielens_dir, title_vocabulary_size=1000):
 
     The shared splits (`shared/data/splits/movielens_100k`) encode
     `item_id` as the rank of the raw item id among all items of `u.data`;
-    this maps each row back to its `u.item` line. `genres` lists every
-    genre of the item (ids `2 + GENRES.index(name)`, padded with -1);
-    `title` holds the title's WordPiece token ids from a `TextTokenizer`
-    fitted offline on the titles of the `train` rows (one per rating, so a
-    word piece enters the vocabulary when training rows use it often).
+    this maps each row back to its `u.item` line. The two columns go
+    through the CSV path's encoders (`ListColumn` / `TextColumn` and the
+    `Vocabulary`'s `"list"` and `"text"` kinds): `genres` lists every genre
+    of the item (ids `2 + GENRES.index(name)`, padded with -1; none: the
+    missing list `[1]`); `title` holds the title's WordPiece token ids from
+    a tokenizer fitted offline on the titles of the `train` rows (one per
+    rating, so a word piece enters the vocabulary when training rows use it
+    often).
 
     Args:
         fields: list of FieldConfig of the splits (with `item_id`).
@@ -123,11 +123,9 @@ def add_item_lists(fields, splits, movielens_dir, title_vocabulary_size=1000):
         title tokenizer (pass it to `export_saved_model(tokenizers=...)`).
     """
     import numpy as np
-    import tensorflow as tf
 
-    from dimgrow_tf.field_config import PAD_ID
-    from dimgrow_tf.field_config import FieldConfig
-    from dimgrow_tf.layers.text_tokenizer import TextTokenizer
+    from dimgrow_tf.data.text_column import TextColumn
+    from dimgrow_tf.data.vocabulary import Vocabulary
 
     items, _ = read_side_table(os.path.join(movielens_dir, "u.item"), parse_item_lists,
                                "latin-1", "raise")
@@ -136,18 +134,15 @@ def add_item_lists(fields, splits, movielens_dir, title_vocabulary_size=1000):
     missing = [i for i in order if i not in items]
     if missing:
         raise ValueError(f"Items {missing[:5]} of u.data are not in u.item.")
-    genre_ids = np.full((len(order), max(len(items[i][0]) for i in order)), PAD_ID, "int32")
-    for k, item in enumerate(order):
-        names = items[item][0] or (None,)
-        genre_ids[k, :len(names)] = [1 if n is None else 2 + GENRES.index(n) for n in names]
     titles = [items[i][1] for i in order]
     train_items = np.asarray(splits["train"][0]["item_id"])
-    tokenizer = TextTokenizer.fit([titles[k] for k in train_items], title_vocabulary_size)
-    title_ids = tokenizer(tf.constant(titles)).numpy()
+    title = TextColumn("title", vocabulary_size=title_vocabulary_size)
+    vocab = Vocabulary({"genres": list(GENRES), "title": title.fit(
+        [titles[k] for k in train_items])}, kinds={"genres": "list", "title": "text"})
+    per_item, _ = vocab.encode({"genres": [items[i][0] or None for i in order],
+                                "title": titles})
     out = {}
     for name, (features, labels) in splits.items():
         index = np.asarray(features["item_id"])
-        out[name] = (dict(features, genres=genre_ids[index], title=title_ids[index]), labels)
-    extra = [FieldConfig("genres", GENRE_VOCAB_SIZE, combiner="mean"),
-             tokenizer.field("title")]
-    return list(fields) + extra, out, tokenizer
+        out[name] = (dict(features, **{k: v[index] for k, v in per_item.items()}), labels)
+    return list(fields) + vocab.fields(), out, vocab.tokenizer("title")
