@@ -28,6 +28,7 @@ from dimgrow_tf.layers.text_tokenizer import TextTokenizer
 from dimgrow_tf.layers.wide_deep import WideDeep
 from dimgrow_tf.models.builders import build_model
 from dimgrow_tf.models.builders import build_search_model
+from dimgrow_tf.models.builders import keyed_model
 from dimgrow_tf.models.builders import uniform_fields
 from dimgrow_tf.models.search_and_retrain import TrainSettings
 from dimgrow_tf.models.search_and_retrain import search_and_retrain
@@ -76,6 +77,7 @@ __all__ = [
     "compact_model",
     "distributed_fit",
     "export_saved_model",
+    "keyed_model",
     "resize_optimizer_state",
     "search_and_retrain",
     "uniform_fields",
