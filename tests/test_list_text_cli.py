@@ -274,3 +274,15 @@ def test_bad_specs_and_cells_fail_naming_the_column(run, tmp_path, capsys):
     (tmp_path / "other.json").write_text(json.dumps(spec))
     assert _main("search", tmp_path / "other.json", "--out", tmp_path / "o") == 2
     assert "{'title': ('text', 'list')}" in capsys.readouterr().err
+
+
+def test_demo_runs_on_a_spec_with_list_and_text_columns(run, tmp_path, capsys):
+    assert _main("demo", "--data", run["root"] / "spec.json", "--out", tmp_path / "demo",
+                 "--epochs", 1, "--verbose", 0) == 0
+    out = capsys.readouterr().out
+    answer = json.loads(out.strip().splitlines()[-1])
+    assert answer["signature"] == "serving_default"
+    assert isinstance(answer["request"]["genres"], list) and 0 < answer["probability"] < 1
+    assert dg.Vocabulary.load(tmp_path / "demo" / "vocabulary.json") == run["vocab"]
+    metrics = json.loads((tmp_path / "demo" / "metrics.json").read_text())
+    assert {"dimgrow", "uniform16"} <= set(metrics)
