@@ -8,11 +8,13 @@ from dimgrow_tf.data.csv_loader import CsvLoader
 from dimgrow_tf.data.csv_schema import CsvSchema
 from dimgrow_tf.data.dataset_spec import DatasetSpec
 from dimgrow_tf.data.frappe import FrappeLoader
+from dimgrow_tf.data.list_column import ListColumn
 from dimgrow_tf.data.load_dataset import load_arrays
 from dimgrow_tf.data.load_dataset import load_dataset
 from dimgrow_tf.data.load_stats import LoadStats
 from dimgrow_tf.data.loader_utils import MalformedRowError
 from dimgrow_tf.data.movielens import MovieLensLoader
+from dimgrow_tf.data.text_column import TextColumn
 from dimgrow_tf.data.vocabulary import Vocabulary
 from dimgrow_tf.distribute.distributed_fit import distributed_fit
 from dimgrow_tf.distribute.distributed_fit_config import DistributedFitConfig
@@ -48,9 +50,11 @@ __all__ = [
     "CsvSchema",
     "DatasetSpec",
     "FrappeLoader",
+    "ListColumn",
     "LoadStats",
     "MalformedRowError",
     "MovieLensLoader",
+    "TextColumn",
     "Vocabulary",
     "load_arrays",
     "load_dataset",
