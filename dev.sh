@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Sets up the environments and runs the project's jobs. Reads nothing outside this repository.
 #   bash dev.sh demo     - set up .venv, then search + retrain on generated data
-#   bash dev.sh test     - set up .venv and .venv-tfx, then run the whole test suite:
+#   bash dev.sh test     - set up .venv, .venv-tfx and .venv-tfrs, then run the whole test suite:
 #                          pipelines/tests and the engine tests listed in tests/keras38_tests.txt
-#                          in .venv-tfx (Keras 3.8 / TF 2.16), then tests/ in .venv
+#                          in .venv-tfx (Keras 3.8 / TF 2.16), tests_tfrs/ in .venv-tfrs
+#                          (tf_keras), then tests/ in .venv
 #   bash dev.sh test-tfx - set up .venv-tfx, then run only the TFX pipeline tests
 #   bash dev.sh test-keras38 - set up .venv-tfx, then run only the engine tests on Keras 3.8
-#   bash dev.sh setup    - set up both environments
+#   bash dev.sh test-tfrs - set up .venv-tfrs (TF 2.21 on tf_keras + TFRS 0.7.7), then run
+#                          tests_tfrs/ with TF_USE_LEGACY_KERAS=1
+#   bash dev.sh setup    - set up the three environments
 #   bash dev.sh lock     - refresh requirements/constraints-py3.11.txt from an unpinned install
 #                          in a temporary venv (run `bash dev.sh test` before committing it)
 set -euo pipefail
@@ -16,6 +19,11 @@ VENV=.venv
 TFX_VENV=.venv-tfx
 CONSTRAINTS=requirements/constraints-py3.11.txt
 KERAS38_TESTS=tests/keras38_tests.txt
+TFRS_VENV=.venv-tfrs
+TFRS_CONSTRAINTS=requirements/constraints-tfrs-py3.11.txt
+# What .venv-tfrs gets: the core lock's TF with tf_keras and TFRS, this package (editable), and
+# what tests_tfrs/ needs (pytest; tensorflow-serving-api for the export's warmup requests).
+TFRS_REQS=(tensorflow tf-keras tensorflow-recommenders pytest tensorflow-serving-api -e .)
 # What .venv gets: TF, this package (editable) with its test, bench, rs (keras-rs: dcn_v2)
 # and text (keras-hub, tensorflow-text: text fields) extras, so no test skips for want of them.
 CORE_REQS=(tensorflow -e ".[test,bench,rs,text]")
@@ -60,6 +68,34 @@ setup_core() {
 
 setup_tfx() { bash pipelines/setup_tfx_env.sh; }
 
+# The locks and the package metadata .venv-tfrs was last installed from.
+tfrs_stamp() { cat "$CONSTRAINTS" "$TFRS_CONSTRAINTS" setup.cfg | sha256sum | cut -d' ' -f1; }
+
+tfrs_complete() {
+  [ -x "$TFRS_VENV/bin/python" ] \
+    && [ "$(cat "$TFRS_VENV/.dimgrow-setup-stamp" 2>/dev/null)" = "$(tfrs_stamp)" ] \
+    && TF_USE_LEGACY_KERAS=1 "$TFRS_VENV/bin/python" -I -c \
+         "import dimgrow_tf, tf_keras, tensorflow_recommenders, pytest, tensorflow_serving" 2>/dev/null
+}
+
+setup_tfrs() {
+  [ -f "$TFRS_CONSTRAINTS" ] || { echo "dev.sh: $TFRS_CONSTRAINTS not found" >&2; exit 1; }
+  tfrs_complete && return 0
+  if [ ! -x "$TFRS_VENV/bin/python" ]; then
+    py=$(find_python 3.11) || { echo "dev.sh: Python 3.11 is required" >&2; exit 1; }
+    "$py" -m venv "$TFRS_VENV"
+  fi
+  "$TFRS_VENV/bin/python" -m pip install -q -c "$CONSTRAINTS" --upgrade pip
+  "$TFRS_VENV/bin/python" -m pip install -q -c "$CONSTRAINTS" -c "$TFRS_CONSTRAINTS" "${TFRS_REQS[@]}"
+  tfrs_stamp > "$TFRS_VENV/.dimgrow-setup-stamp"
+  tfrs_complete || { echo "dev.sh: $TFRS_VENV is still incomplete" >&2; exit 1; }
+}
+
+run_tfrs_tests() {
+  echo "== TFRS tests on tf_keras ($TFRS_VENV, TF_USE_LEGACY_KERAS=1) =="
+  TF_USE_LEGACY_KERAS=1 "$TFRS_VENV/bin/python" -m pytest -q tests_tfrs "$@"
+}
+
 # Prints the test files of $KERAS38_TESTS, one a line (comments and blank lines dropped).
 keras38_tests() {
   [ -f "$KERAS38_TESTS" ] || { echo "dev.sh: $KERAS38_TESTS not found" >&2; return 1; }
@@ -95,18 +131,20 @@ lock() {
 cmd="${1:-}"
 shift || true
 case "$cmd" in
-  setup) setup_core; setup_tfx ;;
+  setup) setup_core; setup_tfx; setup_tfrs ;;
   demo)  setup_core; exec "$VENV/bin/dimgrow" demo "$@" ;;
-  test)  setup_core; setup_tfx
+  test)  setup_core; setup_tfx; setup_tfrs
          rc=0
          echo "== TFX pipeline tests ($TFX_VENV) =="
          "$TFX_VENV/bin/python" -m pytest -q pipelines/tests || rc=$?
          run_keras38_tests || rc=$?
+         run_tfrs_tests || rc=$?
          echo "== all tests ($VENV) =="
          "$VENV/bin/python" -m pytest -q "$@" || rc=$?
          exit $rc ;;
   test-tfx) setup_tfx; exec "$TFX_VENV/bin/python" -m pytest -q pipelines/tests "$@" ;;
   test-keras38) setup_tfx; run_keras38_tests "$@" ;;
+  test-tfrs) setup_tfrs; run_tfrs_tests "$@" ;;
   lock)  lock ;;
-  *) echo "usage: bash dev.sh {setup|demo|test|test-tfx|test-keras38|lock} [args]" >&2; exit 2 ;;
+  *) echo "usage: bash dev.sh {setup|demo|test|test-tfx|test-keras38|test-tfrs|lock} [args]" >&2; exit 2 ;;
 esac

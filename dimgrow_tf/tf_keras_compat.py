@@ -113,6 +113,12 @@ def build_resizable(optimizer, variables):
     try:
         with tf.init_scope():
             optimizer.build(list(variables))
+    except ValueError as err:
+        raise NotImplementedError(
+            f"{type(optimizer).__name__} (tf_keras) sizes its slots from its "
+            "variables' static shape, which a resizable variable does not have "
+            f"({err}). Use tf_keras.optimizers.Adam, AdamW, SGD or RMSprop."
+        ) from err
     finally:
         del optimizer.add_variable_from_reference
 
