@@ -105,3 +105,17 @@ def test_example_runs_at_default_arguments(tmp_path):
     shared = summary["data"].endswith("movielens_100k")  # else generated data
     assert summary["retrained_test_auc"] > (0.75 if shared else 0.6)
     assert pathlib.Path(summary["export"], "saved_model.pb").is_file()
+
+
+def test_example_retrieval_task_serves_the_retrained_user_tower(tmp_path):
+    env = dict(os.environ, TF_USE_LEGACY_KERAS="1")
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "tfrs_movielens.py"), "--task",
+         "retrieval", "--out", str(tmp_path), "--verbose", "0"],
+        capture_output=True, text=True, env=env, timeout=600, cwd=str(tmp_path))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["task"] == "retrieval" and summary["resizes"] > 0
+    assert set(summary["search_dims"]) == set(USER_FIELDS) | set(ITEM_FIELDS)
+    assert summary["served_max_abs_diff"] <= 1e-5
+    assert pathlib.Path(summary["export"], "saved_model.pb").is_file()
