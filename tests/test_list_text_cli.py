@@ -248,6 +248,14 @@ def test_bad_requests_name_the_field(run, capsys):
         assert _main(*base, json.dumps(row)) == 2
         assert message in capsys.readouterr().err
     assert not (root / "bad").exists()
+    client = RestClient(schema=run["schema"])
+    good = {"user": "u3", "genres": ["Drama"], "title": "x"}
+    with pytest.raises(ValueError, match=r"Field 'title' needs one value per row \(a 1-D "
+                                         r"list\); received a list in row 1: \['x', 'y'\]"):
+        client.predict_body([good, {**good, "title": ["x", "y"]}])
+    with pytest.raises(TypeError, match=r"Field 'genres' takes string_list values; "
+                                        r"received 3"):
+        client.predict_body([{**good, "genres": ["Drama", 3]}])
 
 
 def test_bad_specs_and_cells_fail_naming_the_column(run, tmp_path, capsys):

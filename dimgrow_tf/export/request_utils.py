@@ -112,10 +112,11 @@ def check_schema(columns, schema):
         if want not in DTYPES:
             raise ValueError(f"Schema dtype of {name!r} must be one of {DTYPES}.")
         kind = str if want.startswith("string") else int
-        if want not in LIST_DTYPES and any(isinstance(v, list) for v in values):
+        rows = [i for i, v in enumerate(values) if isinstance(v, list)]
+        if want not in LIST_DTYPES and rows:
             raise ValueError(
                 f"Field {name!r} needs one value per row (a 1-D list); received "
-                "a list in a row."
+                f"a list in row {rows[0]}: {values[rows[0]]!r}."
             )
         flat = [x for v in values for x in (v if isinstance(v, list) else [v])]
         bad = [v for v in flat if v is not None and not isinstance(v, kind)]
