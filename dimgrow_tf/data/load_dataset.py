@@ -118,7 +118,8 @@ def load_dataset(spec):
 
     Each dataset yields `(features, labels)` batches of `spec.batch_size`:
     a dict with one int32 tensor per field name (the inputs of
-    `dimgrow_tf.build_search_model`) and float32 labels. The train dataset
+    `dimgrow_tf.build_search_model`; a list or text field: `(batch,
+    length)` ids padded with -1) and float32 labels. The train dataset
     is reshuffled every epoch (seeded by `spec.seed`).
 
     Args:
