@@ -16,7 +16,6 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2
-from tensorflow_serving.apis import regression_pb2
 
 import dimgrow_tf as dg
 from dimgrow_tf.data.csv_loader import CsvLoader
