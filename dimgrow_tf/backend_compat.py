@@ -36,12 +36,27 @@ import numpy as np
 import tensorflow as tf
 
 
-def tensorflow_uses_keras_3():
-    """Whether `tf.keras` is Keras 3 (False: tf_keras, Keras 2).
+CHOICE_VARIABLE = "DIMGROW_KERAS"
+CHOICES = {"keras": True, "tf_keras": False}
 
-    Follows the keras-nlp <= 0.12 test: Keras 3 has `keras.version()`;
-    `tf_keras` (what `tf.keras` is under `TF_USE_LEGACY_KERAS=1`) has not.
+
+def tensorflow_uses_keras_3():
+    """Whether dimgrow_tf runs on Keras 3 (False: tf_keras, Keras 2).
+
+    `DIMGROW_KERAS=keras|tf_keras` decides when set: TensorFlow Transform
+    sets `TF_USE_LEGACY_KERAS=1` on import, so a TFX Trainer whose module
+    uses Keras 3 (this repo's `pipelines/`) sets `DIMGROW_KERAS=keras`.
+    Otherwise it follows `tf.keras`, with the keras-nlp <= 0.12 test: Keras
+    3 has `keras.version()`; `tf_keras` (what `tf.keras` is under
+    `TF_USE_LEGACY_KERAS=1`) has not.
     """
+    choice = os.environ.get(CHOICE_VARIABLE, "").strip()
+    if choice:
+        if choice not in CHOICES:
+            raise ValueError(
+                f"{CHOICE_VARIABLE}={choice!r}: expected one of {sorted(CHOICES)}."
+            )
+        return CHOICES[choice]
     module = tf.keras
     return hasattr(module, "version") and module.version().startswith("3.")
 

@@ -1,3 +1,7 @@
+import os
+import subprocess
+import sys
+
 import keras
 import numpy as np
 
@@ -20,3 +24,11 @@ def test_storage_and_shape_of_a_keras_3_variable():
     assert backend_compat.storage(table) is table.value
     assert backend_compat.current_shape(table) == (5, 2)
     np.testing.assert_array_equal(backend_compat.to_numpy(table), table.numpy())
+
+
+def test_an_unknown_dimgrow_keras_value_is_refused_naming_it():
+    env = dict(os.environ, DIMGROW_KERAS="keras2")
+    proc = subprocess.run([sys.executable, "-c", "import dimgrow_tf"], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0
+    assert "DIMGROW_KERAS='keras2'" in proc.stderr and "tf_keras" in proc.stderr

@@ -46,6 +46,17 @@ def test_the_same_environment_without_the_flag_picks_keras_3():
     assert seen["layer_base"].startswith("keras.")
 
 
+@pytest.mark.parametrize("legacy,choice,keras_3", [
+    (True, "keras", True),       # TFX: Transform sets the flag, the Trainer module is Keras 3
+    (False, "tf_keras", False),
+])
+def test_dimgrow_keras_overrides_the_legacy_flag(legacy, choice, keras_3):
+    seen = run_python(PROBE, legacy=legacy, choice=choice)
+    assert seen["keras_3"] is keras_3
+    assert seen["module"] == ("keras" if keras_3 else "tf_keras")
+    assert seen["layer_base"].startswith("keras." if keras_3 else "tf_keras.")
+
+
 def test_storage_and_current_shape_of_a_resizable_variable():
     var = tf.Variable(tf.zeros((4, 3)), shape=tf.TensorShape([4, None]))
     assert backend_compat.storage(var) is var

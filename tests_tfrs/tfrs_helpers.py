@@ -90,12 +90,16 @@ def serve_in_fresh_process(export_dir, features, tmp_path, signature="serving_de
     return np.load(result)
 
 
-def run_python(code, legacy, timeout=300):
+def run_python(code, legacy, timeout=300, choice=None):
     """Runs `code` in a new process of this interpreter; returns its stdout
-    parsed as JSON. `legacy` sets or removes TF_USE_LEGACY_KERAS."""
-    env = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}
+    parsed as JSON. `legacy` sets or removes TF_USE_LEGACY_KERAS, `choice`
+    sets DIMGROW_KERAS (removed when None)."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("TF_USE_LEGACY_KERAS", "DIMGROW_KERAS")}
     if legacy:
         env["TF_USE_LEGACY_KERAS"] = "1"
+    if choice:
+        env["DIMGROW_KERAS"] = choice
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env=env, timeout=timeout, cwd=str(ROOT))
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -22,6 +22,10 @@ import json
 import os
 from typing import Any, Dict, Optional
 
+# Before TensorFlow Transform (which sets TF_USE_LEGACY_KERAS=1) and
+# dimgrow_tf: this module's models are Keras 3 (dimgrow_tf.backend_compat).
+os.environ.setdefault("DIMGROW_KERAS", "keras")
+
 import keras
 import tensorflow as tf
 import tensorflow_transform as tft
@@ -36,6 +40,13 @@ from dimgrow_tf.export.raw_features import layout_ids
 from dimgrow_tf.export.serving_module import build_serving_module
 from dimgrow_tf.export.serving_module import save_serving_module
 from dimgrow_tf.layers.backbone_utils import check_backbone
+
+if not dg.backend_compat.KERAS_3:
+    raise ImportError(
+        "dimgrow_tf was imported on tf_keras before this module: set "
+        "DIMGROW_KERAS=keras in the Trainer's environment (TensorFlow Transform "
+        "sets TF_USE_LEGACY_KERAS=1, which dimgrow_tf otherwise follows)."
+    )
 
 LABEL_KEY = "label"
 SEARCH_RESULT_FILE = "dimgrow_search_result.json"
