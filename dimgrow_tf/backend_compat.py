@@ -238,6 +238,15 @@ def random_shuffle(x, seed):
     return tf.gather(x, order)
 
 
+def optimizer_built(optimizer):
+    """Whether `optimizer` (Keras 3 or tf_keras) has built its slots."""
+    if KERAS_3:
+        return optimizer.built
+    from dimgrow_tf import tf_keras_compat
+
+    return tf_keras_compat.is_built(optimizer)
+
+
 def build_optimizer(optimizer, variables):
     """Builds `optimizer` for `variables` (idempotent).
 

@@ -5,9 +5,9 @@ import warnings
 
 from dimgrow_tf.backend_compat import build_optimizer
 from dimgrow_tf.backend_compat import keras_version
+from dimgrow_tf.backend_compat import optimizer_built
 from dimgrow_tf.keras_compat import reindex_optimizer
 from dimgrow_tf.resize.optimizer_state import dynamic_widths_supported
-from dimgrow_tf.resize.optimizer_state import optimizer_built
 from dimgrow_tf.resize.optimizer_state import set_optimizer_storage
 from dimgrow_tf.resize.optimizer_state import resize_optimizer_state
 

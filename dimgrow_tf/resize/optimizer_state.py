@@ -7,6 +7,7 @@ import tensorflow as tf
 from dimgrow_tf import backend_compat
 from dimgrow_tf.backend_compat import KERAS_3
 from dimgrow_tf.backend_compat import keras
+from dimgrow_tf.backend_compat import optimizer_built
 from dimgrow_tf.backend_compat import storage
 from dimgrow_tf.keras_compat import optimizer_slots
 from dimgrow_tf.keras_compat import reindex_optimizer
@@ -112,15 +113,6 @@ def set_optimizer_storage(optimizer, variables, resizable=True):
             if found:  # variables the optimizer trains
                 changed |= slice_steps.track(variable, axis, resizable)
     return changed
-
-
-def optimizer_built(optimizer):
-    """Whether `optimizer` (Keras 3 or tf_keras) has built its slots."""
-    if KERAS_3:
-        return optimizer.built
-    from dimgrow_tf.tf_keras_compat import is_built
-
-    return is_built(optimizer)
 
 
 # Optimizers whose update of a row-sparse gradient uses only ops that take
