@@ -44,51 +44,50 @@ find_python() {
   return 1
 }
 
-# The lock and the package metadata .venv was last installed from.
-core_stamp() { cat "$CONSTRAINTS" setup.cfg | sha256sum | cut -d' ' -f1; }
+# The hash of the locks given and the package metadata: a venv's setup stamp.
+setup_stamp() { cat "$@" setup.cfg | sha256sum | cut -d' ' -f1; }
 
-core_complete() {
-  [ -x "$VENV/bin/python" ] \
-    && [ "$(cat "$VENV/.dimgrow-setup-stamp" 2>/dev/null)" = "$(core_stamp)" ] \
-    && "$VENV/bin/python" -I -c "import dimgrow_tf, serving, tensorflow, pytest, hypothesis, tensorboard, matplotlib, keras_rs, keras_hub, tensorflow_text" 2>/dev/null
+# venv_ready VENV STAMP ENV MODULES: VENV was set up with STAMP and imports MODULES
+# (with ENV, e.g. TF_USE_LEGACY_KERAS=1, set).
+venv_ready() {
+  [ -x "$1/bin/python" ] \
+    && [ "$(cat "$1/.dimgrow-setup-stamp" 2>/dev/null)" = "$2" ] \
+    && env $3 "$1/bin/python" -I -c "import $4" 2>/dev/null
+}
+
+# setup_venv VENV ENV MODULES LOCK... -- REQ...: a Python 3.11 venv with REQ installed under
+# every LOCK, unless it is ready already (see venv_ready).
+setup_venv() {
+  local venv=$1 env_vars=$2 modules=$3 locks=() constraints=() stamp py
+  shift 3
+  while [ "$1" != "--" ]; do
+    [ -f "$1" ] || { echo "dev.sh: $1 not found" >&2; exit 1; }
+    locks+=("$1"); constraints+=(-c "$1"); shift
+  done
+  shift
+  stamp=$(setup_stamp "${locks[@]}")
+  venv_ready "$venv" "$stamp" "$env_vars" "$modules" && return 0
+  if [ ! -x "$venv/bin/python" ]; then
+    py=$(find_python 3.11) || { echo "dev.sh: Python 3.11 is required" >&2; exit 1; }
+    "$py" -m venv "$venv"
+  fi
+  "$venv/bin/python" -m pip install -q "${constraints[@]}" --upgrade pip
+  "$venv/bin/python" -m pip install -q "${constraints[@]}" "$@"
+  echo "$stamp" > "$venv/.dimgrow-setup-stamp"
+  venv_ready "$venv" "$stamp" "$env_vars" "$modules" \
+    || { echo "dev.sh: $venv is still incomplete" >&2; exit 1; }
 }
 
 setup_core() {
-  [ -f "$CONSTRAINTS" ] || { echo "dev.sh: $CONSTRAINTS not found" >&2; exit 1; }
-  core_complete && return 0
-  if [ ! -x "$VENV/bin/python" ]; then
-    py=$(find_python 3.11) || { echo "dev.sh: Python 3.11 is required" >&2; exit 1; }
-    "$py" -m venv "$VENV"
-  fi
-  "$VENV/bin/python" -m pip install -q -c "$CONSTRAINTS" --upgrade pip
-  "$VENV/bin/python" -m pip install -q -c "$CONSTRAINTS" "${CORE_REQS[@]}"
-  core_stamp > "$VENV/.dimgrow-setup-stamp"
-  core_complete || { echo "dev.sh: $VENV is still incomplete" >&2; exit 1; }
+  setup_venv "$VENV" "" "dimgrow_tf, serving, tensorflow, pytest, hypothesis, tensorboard, matplotlib, keras_rs, keras_hub, tensorflow_text" \
+    "$CONSTRAINTS" -- "${CORE_REQS[@]}"
 }
 
 setup_tfx() { bash pipelines/setup_tfx_env.sh; }
 
-# The locks and the package metadata .venv-tfrs was last installed from.
-tfrs_stamp() { cat "$CONSTRAINTS" "$TFRS_CONSTRAINTS" setup.cfg | sha256sum | cut -d' ' -f1; }
-
-tfrs_complete() {
-  [ -x "$TFRS_VENV/bin/python" ] \
-    && [ "$(cat "$TFRS_VENV/.dimgrow-setup-stamp" 2>/dev/null)" = "$(tfrs_stamp)" ] \
-    && TF_USE_LEGACY_KERAS=1 "$TFRS_VENV/bin/python" -I -c \
-         "import dimgrow_tf, tf_keras, tensorflow_recommenders, pytest, tensorflow_serving" 2>/dev/null
-}
-
 setup_tfrs() {
-  [ -f "$TFRS_CONSTRAINTS" ] || { echo "dev.sh: $TFRS_CONSTRAINTS not found" >&2; exit 1; }
-  tfrs_complete && return 0
-  if [ ! -x "$TFRS_VENV/bin/python" ]; then
-    py=$(find_python 3.11) || { echo "dev.sh: Python 3.11 is required" >&2; exit 1; }
-    "$py" -m venv "$TFRS_VENV"
-  fi
-  "$TFRS_VENV/bin/python" -m pip install -q -c "$CONSTRAINTS" --upgrade pip
-  "$TFRS_VENV/bin/python" -m pip install -q -c "$CONSTRAINTS" -c "$TFRS_CONSTRAINTS" "${TFRS_REQS[@]}"
-  tfrs_stamp > "$TFRS_VENV/.dimgrow-setup-stamp"
-  tfrs_complete || { echo "dev.sh: $TFRS_VENV is still incomplete" >&2; exit 1; }
+  setup_venv "$TFRS_VENV" "TF_USE_LEGACY_KERAS=1" "dimgrow_tf, tf_keras, tensorflow_recommenders, pytest, tensorflow_serving" \
+    "$CONSTRAINTS" "$TFRS_CONSTRAINTS" -- "${TFRS_REQS[@]}"
 }
 
 run_tfrs_tests() {
