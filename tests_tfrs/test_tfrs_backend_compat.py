@@ -30,30 +30,17 @@ def test_compat_picks_tf_keras_under_the_legacy_flag():
     assert issubclass(dg.DimGrowCallback, tf_keras.callbacks.Callback)
 
 
-def test_a_fresh_process_with_the_flag_picks_tf_keras():
-    seen = run_python(PROBE, legacy=True)
-    assert seen["keras_3"] is False
-    assert seen["module"] == "tf_keras"
-    assert seen["version"].startswith("2.")
-    assert seen["layer_base"].startswith("tf_keras.")
-
-
-def test_the_same_environment_without_the_flag_picks_keras_3():
-    seen = run_python(PROBE, legacy=False)
-    assert seen["keras_3"] is True
-    assert seen["module"] == "keras"
-    assert seen["version"].startswith("3.")
-    assert seen["layer_base"].startswith("keras.")
-
-
 @pytest.mark.parametrize("legacy,choice,keras_3", [
+    (True, None, False),         # TFRS users: the flag alone picks tf_keras
+    (False, None, True),         # the same environment without it: Keras 3
     (True, "keras", True),       # TFX: Transform sets the flag, the Trainer module is Keras 3
     (False, "tf_keras", False),
 ])
-def test_dimgrow_keras_overrides_the_legacy_flag(legacy, choice, keras_3):
+def test_a_fresh_process_picks_keras_by_the_flag_or_dimgrow_keras(legacy, choice, keras_3):
     seen = run_python(PROBE, legacy=legacy, choice=choice)
     assert seen["keras_3"] is keras_3
     assert seen["module"] == ("keras" if keras_3 else "tf_keras")
+    assert seen["version"].startswith("3." if keras_3 else "2.")
     assert seen["layer_base"].startswith("keras." if keras_3 else "tf_keras.")
 
 
