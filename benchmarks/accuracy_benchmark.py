@@ -22,6 +22,7 @@ import time
 import numpy as np
 
 import dimgrow_tf as dg
+from bench_utils import write_results
 from dimgrow_tf.data.datasets import load_split_dir
 from dimgrow_tf.data.datasets import to_dataset
 from dimgrow_tf.export.compact_model import compact_model
@@ -165,12 +166,8 @@ def main():
             print(json.dumps({k: v for k, v in rows[-1].items()
                               if k not in ("dims", "config", "settings")}), flush=True)
     summary = summarise(rows)
-    os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
     base = os.path.join(HERE, "results", f"accuracy_{args.tag}")
-    with open(base + ".json", "w") as fh:
-        json.dump({"args": vars(args), "runs": rows, "summary": summary}, fh, indent=1)
-    with open(base + ".md", "w") as fh:
-        fh.write(markdown(summary, args))
+    write_results(base, args, rows, summary, markdown(summary, args))
     print(markdown(summary, args))
 
 

@@ -25,6 +25,7 @@ import numpy as np
 import dimgrow_tf as dg
 from accuracy_benchmark import BATCH
 from accuracy_benchmark import SPLITS
+from bench_utils import write_results
 from dimgrow_tf.data.datasets import load_split_dir
 from dimgrow_tf.data.datasets import to_dataset
 from dimgrow_tf.models.builders import uniform_fields
@@ -159,11 +160,7 @@ def main():
 
 
 def _write(rows, args):
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out + ".json", "w") as fh:
-        json.dump({"args": vars(args), "runs": rows, "summary": summarise(rows)}, fh, indent=1)
-    with open(args.out + ".md", "w") as fh:
-        fh.write(markdown(summarise(rows), args))
+    write_results(args.out, args, rows, summarise(rows), markdown(summarise(rows), args))
 
 
 if __name__ == "__main__":

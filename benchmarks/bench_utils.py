@@ -42,3 +42,12 @@ def spawn(script, extra):
         if line.startswith("RESULT "):
             return json.loads(line[7:])
     raise RuntimeError(f"child {extra} failed:\n{proc.stderr[-3000:]}")
+
+
+def write_results(base, args, rows, summary, text):
+    """Writes `base.json` (args, runs, summary) and `base.md` (`text`)."""
+    os.makedirs(os.path.dirname(base), exist_ok=True)
+    with open(base + ".json", "w") as fh:
+        json.dump({"args": vars(args), "runs": rows, "summary": summary}, fh, indent=1)
+    with open(base + ".md", "w") as fh:
+        fh.write(text)
