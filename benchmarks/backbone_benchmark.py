@@ -130,7 +130,7 @@ def markdown(summary, args):
                   "|---|" + "---|" * len(items[0]["mean_dims"])]
         for s in items:
             lines.append(f"| {s['backbone']} | " + " | ".join(
-                f"{v:g}" for v in s["mean_dims"].values()) + " |")
+                f"{v:.1f}" for v in s["mean_dims"].values()) + " |")
     return "\n".join(lines) + "\n"
 
 
