@@ -7,7 +7,8 @@ For each seed of a shared split this runs one default DimGrow search
   capped at the field's max width (16); dropped fields stay dropped), which
   keeps DimGrow's allocation and adds width;
 - uniform-d for every d in `--uniform` (every field at width d).
-All rows of a seed share the training data order. The table shows which
+All rows of a seed train on one dataset object (each retrain continues its
+order stream; `paired_retrain.py` compares on equal orders). The table shows which
 AUC a dims budget buys on the split, so a target like "uniform-16's AUC
 with 20 % of its dims" can be checked against what any allocation reaches.
 `--backbone` picks the head of every model (default Wide&Deep). Writes
