@@ -160,7 +160,8 @@ def main():
 
 
 def _write(rows, args):
-    write_results(args.out, args, rows, summarise(rows), markdown(summarise(rows), args))
+    summary = summarise(rows)
+    write_results(args.out, args, rows, summary, markdown(summary, args))
 
 
 if __name__ == "__main__":

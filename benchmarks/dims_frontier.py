@@ -19,7 +19,6 @@ Usage:
 """
 
 import argparse
-import dataclasses
 import json
 import math
 import os
@@ -56,7 +55,7 @@ def run_seed(fields, splits, seed, args):
     variants.update({f"uniform-{d}": {f.name: d for f in fields} for d in args.uniform})
     rows = []
     for name, dims in variants.items():
-        model, info = retrain([dataclasses.replace(f, dim=dims[f.name]) for f in fields],
+        model, info = retrain([f.with_dim(dims[f.name]) for f in fields],
                               train, valid, settings)
         metrics = evaluate(model, splits["test"])
         rows.append({"seed": seed, "variant": name, "dims": dims,

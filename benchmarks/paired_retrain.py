@@ -14,7 +14,6 @@ Usage:
 """
 
 import argparse
-import dataclasses
 import json
 import os
 import platform
@@ -27,19 +26,20 @@ from accuracy_benchmark import SPLITS
 from bench_utils import write_results
 from dimgrow_tf.data.datasets import load_split_dir
 from dimgrow_tf.data.datasets import to_dataset
+from dimgrow_tf.models.builders import uniform_fields
 from dimgrow_tf.models.search_and_retrain import evaluate
 from dimgrow_tf.models.search_and_retrain import retrain
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def run_pair(fields, splits, dims, seed, order, batch_size):
-    valid = to_dataset(*splits["valid"], 4096)
+def run_pair(fields, splits, valid, dims, seed, order, batch_size):
     out = {"seed": seed, "order": order, "dims": dims, "total_dims": sum(dims.values())}
-    for label, widths in (("dimgrow", dims), ("uniform", {f.name: 16 for f in fields})):
+    searched = [f.with_dim(dims[f.name]) for f in fields]
+    for label, pair_fields in (("dimgrow", searched), ("uniform", uniform_fields(fields, 16))):
         train = to_dataset(*splits["train"], batch_size, shuffle=True, seed=order)
-        model, _ = retrain([dataclasses.replace(f, dim=widths[f.name]) for f in fields],
-                           train, valid, dg.TrainSettings(batch_size=batch_size, seed=seed))
+        model, _ = retrain(pair_fields, train, valid,
+                           dg.TrainSettings(batch_size=batch_size, seed=seed))
         out[f"{label}_auc"] = evaluate(model, splits["test"])["auc"]
     out["delta"] = out["dimgrow_auc"] - out["uniform_auc"]
     return out
@@ -78,10 +78,11 @@ def main():
         raise SystemExit(f"Run dims_frontier.py --dataset {args.dataset} first: {frontier}")
     fields, splits = load_split_dir(os.path.join(args.splits, args.dataset))
     searched = [r for r in json.load(open(frontier))["runs"] if r["variant"] == "DimGrow ×1"]
+    valid = to_dataset(*splits["valid"], 4096)
     rows = []
     for run in searched:
         for offset in args.orders:
-            rows.append(run_pair(fields, splits, run["dims"], run["seed"],
+            rows.append(run_pair(fields, splits, valid, run["dims"], run["seed"],
                                  run["seed"] + offset, BATCH.get(args.dataset, 256)))
             print(json.dumps({k: v for k, v in rows[-1].items() if k != "dims"}), flush=True)
     summary = {"mean_delta": float(np.mean([r["delta"] for r in rows])),
