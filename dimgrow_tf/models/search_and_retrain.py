@@ -94,6 +94,17 @@ def evaluate(model, split, batch_size=4096):
     return binary_metrics(labels, probs)
 
 
+def fresh_dataset(dataset):
+    """`dataset()` for a zero-argument factory, else `dataset` itself.
+
+    A `tf.data.Dataset` with `shuffle(reshuffle_each_iteration=True)` gives
+    each pass a new order, and which order depends on how many passes that
+    object already served. A factory gives every run its own object, so a
+    run's data order depends only on the factory's seed.
+    """
+    return dataset() if callable(dataset) else dataset
+
+
 def _early_stopping(settings):
     return keras.callbacks.EarlyStopping(
         monitor="val_auc", mode="max", patience=settings.patience
@@ -113,7 +124,9 @@ def search(fields, train_ds, valid_ds, settings=TrainSettings(), config=SearchCo
 
     Args:
         fields: list of FieldConfig (start widths, usually 1).
-        train_ds, valid_ds: `tf.data.Dataset`s of batched `(features, label)`.
+        train_ds, valid_ds: `tf.data.Dataset`s of batched `(features, label)`,
+            or zero-argument callables that return one (see
+            `search_and_retrain`).
         settings: `TrainSettings`. Defaults to `TrainSettings()`.
         config: `SearchConfig`. Defaults to `SearchConfig()`.
         callbacks: more Keras callbacks, run after the search's. Defaults
@@ -121,6 +134,7 @@ def search(fields, train_ds, valid_ds, settings=TrainSettings(), config=SearchCo
         verbose: int. Keras `fit` verbosity; > 0 also prints resizes.
             Defaults to `0`.
     """
+    train_ds, valid_ds = fresh_dataset(train_ds), fresh_dataset(valid_ds)
     keras.utils.set_random_seed(settings.seed)
     model, emb = build_search_model(
         fields, backbone=settings.backbone, output_dim=settings.output_dim,
@@ -160,7 +174,9 @@ def retrain(fields_or_result, train_ds, valid_ds, settings=TrainSettings(),
     """Trains a fixed-width model with early stopping; returns `(model, info)`.
 
     The model (`build_model`) keeps the weights of its best `val_auc` epoch.
+    `train_ds` and `valid_ds` are datasets or factories, as in `search`.
     """
+    train_ds, valid_ds = fresh_dataset(train_ds), fresh_dataset(valid_ds)
     keras.utils.set_random_seed(settings.seed)
     model = build_model(
         fields_or_result, backbone=settings.backbone,
@@ -185,6 +201,13 @@ def search_and_retrain(fields, train_ds, valid_ds, settings=TrainSettings(),
     """The search, then a retrain at its final dims: the one path the CLI,
     the TFX Trainer and the benchmarks run.
 
+    Pass `train_ds` as a factory (`lambda: to_dataset(..., shuffle=True,
+    seed=s)`) to make the retrain independent of the search: each run then
+    gets a fresh dataset, so the retrain sees the same data order as a
+    `retrain` of the same dims on its own, whatever the search's length. A
+    dataset object is shared: the retrain continues its shuffle sequence
+    where the search left it.
+
     Args:
         fields, train_ds, valid_ds, settings, config: as in `search`.
         retrain_settings: `TrainSettings` of the retrain; `None` uses
@@ -200,7 +223,10 @@ def search_and_retrain(fields, train_ds, valid_ds, settings=TrainSettings(),
     Example:
 
     ```python
-    run = dimgrow_tf.search_and_retrain(fields, train_ds, valid_ds)
+    from dimgrow_tf.data.datasets import to_dataset
+
+    run = dimgrow_tf.search_and_retrain(
+        fields, lambda: to_dataset(x, y, 256, shuffle=True), valid_ds)
     run.result.dims, run.model.evaluate(test_ds)
     ```
     """

@@ -1,0 +1,44 @@
+import numpy as np
+
+import dimgrow_tf as dg
+from dimgrow_tf.data.datasets import to_dataset
+from dimgrow_tf.data.synthetic import make_synthetic_ctr
+from dimgrow_tf.data.synthetic import split_rows
+from dimgrow_tf.models.search_and_retrain import retrain
+
+
+def _setup():
+    features, labels, fields = make_synthetic_ctr(
+        num_rows=6000, signal_fields=2, noise_fields=1, vocab_size=50, seed=3)
+    train, valid, test = split_rows(features, labels, seed=3)
+    calls = {"n": 0}
+
+    def train_factory():
+        calls["n"] += 1
+        return to_dataset(*train, 256, shuffle=True, seed=7)
+
+    settings = dg.TrainSettings(epochs=2, seed=5)
+    return fields, train_factory, calls, to_dataset(*valid, 1024), test, settings
+
+
+def _predict(model, test):
+    names = [t.name for t in model.inputs]
+    return model.predict({k: test[0][k] for k in names}, verbose=0).ravel()
+
+
+def test_factory_gives_the_retrain_the_order_of_a_standalone_retrain():
+    fields, factory, calls, valid, test, settings = _setup()
+    run = dg.search_and_retrain(fields, factory, valid, settings)
+    assert calls["n"] == 2  # one fresh dataset for the search, one for the retrain
+    alone, _ = retrain(run.result, factory, valid, settings)
+    np.testing.assert_allclose(_predict(run.model, test), _predict(alone, test),
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_shared_dataset_object_continues_its_shuffle_sequence():
+    fields, factory, calls, valid, test, settings = _setup()
+    run = dg.search_and_retrain(fields, factory(), valid, settings)
+    alone, _ = retrain(run.result, factory, valid, settings)
+    assert run.result.timings["epochs"] >= 1
+    gap = np.abs(_predict(run.model, test) - _predict(alone, test)).max()
+    assert gap > 1e-4, gap
