@@ -6,8 +6,10 @@ for each seed, the library's one search -> retrain path
 on every split, apart from Criteo's batch below), the searched model itself
 (gates folded, no retrain), the SuperNet-prune baseline (every field at 16,
 same gates, never resized, dims = gates > 0.5, retrained) and uniform-16.
-Reports test AUC / logloss, dims, embedding parameters, resize events and
-wall times, all from one run. Writes `benchmarks/results/accuracy_<tag>.{json,md}`.
+Every model trains on a fresh dataset with the seed's data order (a factory,
+see `search_and_retrain`), so DimGrow's retrain and uniform-16 see the same
+batches and their per-seed difference is paired. Reports test AUC / logloss,
+dims, embedding parameters, resize events and wall times, all from one run. Writes `benchmarks/results/accuracy_<tag>.{json,md}`.
 
 Usage:
     .venv/bin/python benchmarks/accuracy_benchmark.py --seeds 0 1 2
@@ -45,7 +47,9 @@ def run_seed(name, fields, splits, seed, args):
     settings = dg.TrainSettings(batch_size=args.batch_size or BATCH.get(name, 256),
                                 epochs=args.epochs, seed=seed)
     config = dg.SearchConfig(**json.loads(args.config))
-    train = to_dataset(*splits["train"], settings.batch_size, shuffle=True, seed=seed)
+    def train():
+        return to_dataset(*splits["train"], settings.batch_size, shuffle=True, seed=seed)
+
     valid = to_dataset(*splits["valid"], 4096)
     test = splits["test"]
 
@@ -70,6 +74,7 @@ def run_seed(name, fields, splits, seed, args):
         "dimgrow_auc": dimgrow["auc"], "dimgrow_logloss": dimgrow["logloss"],
         "searched_auc": searched["auc"], "searched_logloss": searched["logloss"],
         "uniform_auc": uniform["auc"], "uniform_logloss": uniform["logloss"],
+        "delta_auc": dimgrow["auc"] - uniform["auc"],
         "supernet_auc": supernet["auc"], "supernet_logloss": supernet["logloss"],
         "dimgrow_dims": result.total_dims, "supernet_dims": supernet_result.total_dims,
         "uniform_dims": args.uniform_dim * len(fields),
@@ -84,7 +89,7 @@ def run_seed(name, fields, splits, seed, args):
     }
 
 
-MEANS = ("dimgrow_auc", "searched_auc", "uniform_auc", "supernet_auc", "dimgrow_logloss",
+MEANS = ("dimgrow_auc", "searched_auc", "uniform_auc", "supernet_auc", "delta_auc", "dimgrow_logloss",
          "searched_logloss", "uniform_logloss", "supernet_logloss", "dimgrow_dims",
          "uniform_dims", "supernet_dims", "dimgrow_params", "uniform_params",
          "supernet_params", "search_seconds", "retrain_seconds", "uniform_seconds",
@@ -116,7 +121,8 @@ def markdown(summary, args):
         f"`SearchConfig` / `TrainSettings` on every split (α 0.02, check every step, window 1, "
         f"DARTS gates on validation batches; ≤ {args.epochs} epochs, patience 2 on val AUC, "
         "LazyAdam 1e-3, batch 256; Criteo 10k: batch 64). "
-        "Test AUC mean ± std over seeds. *Searched* is the search model itself (gates "
+        "Test AUC mean ± std over seeds; every model of a seed trains on the same data "
+        "order, so Δ (DimGrow − uniform-16) is a paired mean ± std. *Searched* is the search model itself (gates "
         "folded, no retrain); SuperNet = every field at 16 with the same gates, pruned "
         "to gates > 0.5 and retrained.",
         "",
@@ -133,7 +139,7 @@ def markdown(summary, args):
         lines.append(
             f"| {s['dataset']} | {s['seeds']} | {f('dimgrow_auc')} | {f('searched_auc')} | "
             f"{f('uniform_auc')} | {f('supernet_auc')} | {authors} | "
-            f"{s['dimgrow_auc'][0] - s['uniform_auc'][0]:+.4f} | {m('dimgrow_dims', 1)} / "
+            f"{s['delta_auc'][0]:+.4f} ± {s['delta_auc'][1]:.4f} | {m('dimgrow_dims', 1)} / "
             f"{m('supernet_dims', 1)} / {m('uniform_dims')} | {m('dimgrow_params')} / "
             f"{m('uniform_params')} | {m('resizes', 1)} ({s['min_resizes']}) | "
             f"{'yes' if s['all_settled'] else 'no'} | {m('search_seconds')} + "

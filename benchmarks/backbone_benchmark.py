@@ -54,7 +54,9 @@ def run(name, fields, splits, backbone, seed, args):
     settings = dg.TrainSettings(batch_size=BATCH.get(base, 256), epochs=args.epochs,
                                 seed=seed, backbone=backbone)
     config = dg.SearchConfig(**json.loads(args.config))
-    train = to_dataset(*splits["train"], settings.batch_size, shuffle=True, seed=seed)
+    def train():  # a fresh dataset per model: same data order for both (paired)
+        return to_dataset(*splits["train"], settings.batch_size, shuffle=True, seed=seed)
+
     valid = to_dataset(*splits["valid"], 4096)
     start = time.perf_counter()
     searched = dg.search_and_retrain(fields, train, valid, settings, config)
@@ -68,6 +70,7 @@ def run(name, fields, splits, backbone, seed, args):
         "dataset": name, "backbone": backbone, "seed": seed,
         "dimgrow_auc": dimgrow["auc"], "dimgrow_logloss": dimgrow["logloss"],
         "uniform_auc": uniform["auc"], "uniform_logloss": uniform["logloss"],
+        "delta_auc": dimgrow["auc"] - uniform["auc"],
         "dimgrow_dims": result.total_dims, "uniform_dims": args.uniform_dim * len(fields),
         "dimgrow_params": result.embedding_params,
         "uniform_params": sum(f.vocab_size * f.dim for f in wide),
@@ -77,7 +80,7 @@ def run(name, fields, splits, backbone, seed, args):
     }
 
 
-MEANS = ("dimgrow_auc", "uniform_auc", "dimgrow_logloss", "uniform_logloss",
+MEANS = ("dimgrow_auc", "uniform_auc", "delta_auc", "dimgrow_logloss", "uniform_logloss",
          "dimgrow_dims", "uniform_dims", "dimgrow_params", "uniform_params",
          "search_and_retrain_seconds", "uniform_seconds")
 
@@ -93,7 +96,6 @@ def summarise(rows):
                      for k in MEANS}
             dims = {f: float(np.mean([r["dims"][f] for r in rs])) for f in rs[0]["dims"]}
             out.append({"dataset": name, "backbone": backbone, "seeds": len(rs), **stats,
-                        "delta": stats["dimgrow_auc"][0] - stats["uniform_auc"][0],
                         "all_settled": all(r["settled"] for r in rs), "mean_dims": dims})
     return out
 
@@ -106,7 +108,8 @@ def markdown(summary, args):
         f"default `SearchConfig` / `TrainSettings` on every split (α 0.02, DARTS gates on "
         f"validation batches; ≤ {args.epochs} epochs, patience 2 on val AUC, LazyAdam 1e-3, "
         "batch 256, output 64) with the backbone. Test AUC mean ± std over seeds; "
-        f"uniform-{args.uniform_dim} uses the same backbone.",
+        f"uniform-{args.uniform_dim} uses the same backbone and, per seed, the same data "
+        "order as DimGrow's retrain, so Δ is a paired mean ± std.",
         "",
         f"| dataset | backbone | seeds | DimGrow AUC | uniform-{args.uniform_dim} AUC | "
         f"Δ | logloss DimGrow / uniform | dims DimGrow / uniform | emb. params DimGrow / "
@@ -118,7 +121,7 @@ def markdown(summary, args):
         m = lambda k, p=0: f"{s[k][0]:,.{p}f}"  # noqa: E731
         lines.append(
             f"| {s['dataset']} | {s['backbone']} | {s['seeds']} | {f('dimgrow_auc')} | "
-            f"{f('uniform_auc')} | {s['delta']:+.4f} | {m('dimgrow_logloss', 4)} / "
+            f"{f('uniform_auc')} | {s['delta_auc'][0]:+.4f} ± {s['delta_auc'][1]:.4f} | {m('dimgrow_logloss', 4)} / "
             f"{m('uniform_logloss', 4)} | {m('dimgrow_dims', 1)} / {m('uniform_dims')} | "
             f"{m('dimgrow_params')} / {m('uniform_params')} | "
             f"{'yes' if s['all_settled'] else 'no'} | {m('search_and_retrain_seconds')} / "
