@@ -319,10 +319,15 @@ def run_fn(fn_args: tfx.components.FnArgs):
     """Trainer entry point: search, retrain, export, record the dims."""
     hp = Hyperparameters.from_custom_config(fn_args.custom_config)
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
-    train_ds = _input_fn(
-        fn_args.train_files, fn_args.data_accessor, tf_transform_output,
-        hp.batch_size, shuffle=True, seed=hp.seed,
-    )
+
+    # A factory: the search and the retrain each get a fresh dataset, so the
+    # retrain's data order does not depend on the search's length.
+    def train_ds():
+        return _input_fn(
+            fn_args.train_files, fn_args.data_accessor, tf_transform_output,
+            hp.batch_size, shuffle=True, seed=hp.seed,
+        )
+
     eval_ds = _input_fn(
         fn_args.eval_files, fn_args.data_accessor, tf_transform_output,
         hp.eval_batch_size, shuffle=False, seed=hp.seed,
