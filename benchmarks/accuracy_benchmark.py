@@ -9,7 +9,8 @@ same gates, never resized, dims = gates > 0.5, retrained) and uniform-16.
 Every model trains on a fresh dataset with the seed's data order (a factory,
 see `search_and_retrain`), so DimGrow's retrain and uniform-16 see the same
 batches and their per-seed difference is paired. Reports test AUC / logloss,
-dims, embedding parameters, resize events and wall times, all from one run. Writes `benchmarks/results/accuracy_<tag>.{json,md}`.
+dims, embedding parameters, resize events and wall times, all from one run.
+Writes `benchmarks/results/accuracy_<tag>.{json,md}`.
 
 Usage:
     .venv/bin/python benchmarks/accuracy_benchmark.py --seeds 0 1 2
@@ -89,9 +90,9 @@ def run_seed(name, fields, splits, seed, args):
     }
 
 
-MEANS = ("dimgrow_auc", "searched_auc", "uniform_auc", "supernet_auc", "delta_auc", "dimgrow_logloss",
-         "searched_logloss", "uniform_logloss", "supernet_logloss", "dimgrow_dims",
-         "uniform_dims", "supernet_dims", "dimgrow_params", "uniform_params",
+MEANS = ("dimgrow_auc", "searched_auc", "uniform_auc", "supernet_auc", "delta_auc",
+         "dimgrow_logloss", "searched_logloss", "uniform_logloss", "supernet_logloss",
+         "dimgrow_dims", "uniform_dims", "supernet_dims", "dimgrow_params", "uniform_params",
          "supernet_params", "search_seconds", "retrain_seconds", "uniform_seconds",
          "supernet_seconds", "resizes")
 
@@ -122,8 +123,8 @@ def markdown(summary, args):
         f"DARTS gates on validation batches; ≤ {args.epochs} epochs, patience 2 on val AUC, "
         "LazyAdam 1e-3, batch 256; Criteo 10k: batch 64). "
         "Test AUC mean ± std over seeds; every model of a seed trains on the same data "
-        "order, so Δ (DimGrow − uniform-16) is a paired mean ± std. *Searched* is the search model itself (gates "
-        "folded, no retrain); SuperNet = every field at 16 with the same gates, pruned "
+        "order, so Δ (DimGrow − uniform-16) is a paired mean ± std. *Searched* is the "
+        "search model itself (gates folded, no retrain); SuperNet = every field at 16 with the same gates, pruned "
         "to gates > 0.5 and retrained.",
         "",
         "| dataset | seeds | DimGrow (retrained) | searched, no retrain | uniform-16 | "

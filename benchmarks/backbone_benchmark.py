@@ -121,7 +121,8 @@ def markdown(summary, args):
         m = lambda k, p=0: f"{s[k][0]:,.{p}f}"  # noqa: E731
         lines.append(
             f"| {s['dataset']} | {s['backbone']} | {s['seeds']} | {f('dimgrow_auc')} | "
-            f"{f('uniform_auc')} | {s['delta_auc'][0]:+.4f} ± {s['delta_auc'][1]:.4f} | {m('dimgrow_logloss', 4)} / "
+            f"{f('uniform_auc')} | {s['delta_auc'][0]:+.4f} ± {s['delta_auc'][1]:.4f} | "
+            f"{m('dimgrow_logloss', 4)} / "
             f"{m('uniform_logloss', 4)} | {m('dimgrow_dims', 1)} / {m('uniform_dims')} | "
             f"{m('dimgrow_params')} / {m('uniform_params')} | "
             f"{'yes' if s['all_settled'] else 'no'} | {m('search_and_retrain_seconds')} / "
