@@ -7,8 +7,8 @@ For each seed of a shared split this runs one default DimGrow search
   capped at the field's max width (16); dropped fields stay dropped), which
   keeps DimGrow's allocation and adds width;
 - uniform-d for every d in `--uniform` (every field at width d).
-All rows of a seed train on one dataset object (each retrain continues its
-order stream; `paired_retrain.py` compares on equal orders). The table shows which
+Every retrain of a seed trains on a fresh dataset with the seed's data order,
+so each row's difference to the seed's uniform-16 is paired. The table shows which
 AUC a dims budget buys on the split, so a target like "uniform-16's AUC
 with 20 % of its dims" can be checked against what any allocation reaches.
 `--backbone` picks the head of every model (default Wide&Deep). Writes
@@ -48,7 +48,9 @@ def run_seed(fields, splits, seed, args):
     settings = dg.TrainSettings(batch_size=BATCH.get(args.dataset, 256), seed=seed,
                                 backbone=args.backbone)
     config = dg.SearchConfig()
-    train = to_dataset(*splits["train"], settings.batch_size, shuffle=True, seed=seed)
+    def train():
+        return to_dataset(*splits["train"], settings.batch_size, shuffle=True, seed=seed)
+
     valid = to_dataset(*splits["valid"], 4096)
     result, _, _ = search(fields, train, valid, settings, config)
     variants = {f"DimGrow ×{s:g}": scaled(fields, result.dims, s, config.max_dim) for s in SCALES}
@@ -61,6 +63,9 @@ def run_seed(fields, splits, seed, args):
         rows.append({"seed": seed, "variant": name, "dims": dims,
                      "total_dims": sum(dims.values()), "epochs": info["epochs"], **metrics})
         print(json.dumps({k: v for k, v in rows[-1].items() if k != "dims"}), flush=True)
+    widest = rows[-1]["auc"]  # the last uniform width, 16 by default
+    for r in rows:
+        r["delta"] = r["auc"] - widest
     return rows
 
 
@@ -73,6 +78,8 @@ def summarise(rows):
             "auc": float(np.mean([r["auc"] for r in rs])),
             "auc_std": float(np.std([r["auc"] for r in rs])),
             "logloss": float(np.mean([r["logloss"] for r in rs])),
+            "delta": float(np.mean([r["delta"] for r in rs])),
+            "delta_std": float(np.std([r["delta"] for r in rs])),
             "total_dims": float(np.mean([r["total_dims"] for r in rs])),
             "min_dims": min(r["total_dims"] for r in rs),
             "max_dims": max(r["total_dims"] for r in rs),
@@ -87,15 +94,18 @@ def markdown(summary, args):
         f"--seeds {' '.join(map(str, args.seeds))}`: per seed one default DimGrow search, "
         "then retrains (default `TrainSettings`, same backbone) at the searched dims, at the "
         "searched dims × 1.5 and × 2 (rounded up, capped at 16) and at uniform widths. "
-        "Test AUC mean ± std over seeds, sorted by total dims.",
+        "Every retrain of a seed sees the same data order. Test AUC mean ± std over seeds, "
+        f"sorted by total dims; Δ = the row minus the same seed's uniform-{args.uniform[-1]} "
+        "(paired), mean ± std.",
         "",
-        "| variant | seeds | test AUC | logloss | total dims (min–max) |",
-        "|---|---|---|---|---|",
+        f"| variant | seeds | test AUC | Δ vs uniform-{args.uniform[-1]} | logloss | "
+        "total dims (min–max) |",
+        "|---|---|---|---|---|---|",
     ]
     for s in summary:
         lines.append(
             f"| {s['variant']} | {s['seeds']} | {s['auc']:.4f} ± {s['auc_std']:.4f} | "
-            f"{s['logloss']:.4f} | {s['total_dims']:.1f} ({s['min_dims']}–{s['max_dims']}) |"
+            f"{s['delta']:+.4f} ± {s['delta_std']:.4f} | {s['logloss']:.4f} | {s['total_dims']:.1f} ({s['min_dims']}–{s['max_dims']}) |"
         )
     return "\n".join(lines) + "\n"
 
