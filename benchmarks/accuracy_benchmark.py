@@ -25,6 +25,7 @@ import time
 import numpy as np
 
 import dimgrow_tf as dg
+from bench_utils import train_data
 from bench_utils import write_results
 from dimgrow_tf.data.datasets import load_split_dir
 from dimgrow_tf.data.datasets import to_dataset
@@ -48,9 +49,7 @@ def run_seed(name, fields, splits, seed, args):
     settings = dg.TrainSettings(batch_size=args.batch_size or BATCH.get(name, 256),
                                 epochs=args.epochs, seed=seed)
     config = dg.SearchConfig(**json.loads(args.config))
-    def train():
-        return to_dataset(*splits["train"], settings.batch_size, shuffle=True, seed=seed)
-
+    train = train_data(splits["train"], settings.batch_size, seed)
     valid = to_dataset(*splits["valid"], 4096)
     test = splits["test"]
 
@@ -124,7 +123,8 @@ def markdown(summary, args):
         "LazyAdam 1e-3, batch 256; Criteo 10k: batch 64). "
         "Test AUC mean ± std over seeds; every model of a seed trains on the same data "
         "order, so Δ (DimGrow − uniform-16) is a paired mean ± std. *Searched* is the "
-        "search model itself (gates folded, no retrain); SuperNet = every field at 16 with the same gates, pruned "
+        "search model itself (gates folded, no retrain); SuperNet = every field at 16 "
+        "with the same gates, pruned "
         "to gates > 0.5 and retrained.",
         "",
         "| dataset | seeds | DimGrow (retrained) | searched, no retrain | uniform-16 | "

@@ -25,6 +25,7 @@ import numpy as np
 import dimgrow_tf as dg
 from accuracy_benchmark import BATCH
 from accuracy_benchmark import SPLITS
+from bench_utils import train_data
 from bench_utils import write_results
 from dimgrow_tf.data.datasets import load_split_dir
 from dimgrow_tf.data.datasets import to_dataset
@@ -54,9 +55,7 @@ def run(name, fields, splits, backbone, seed, args):
     settings = dg.TrainSettings(batch_size=BATCH.get(base, 256), epochs=args.epochs,
                                 seed=seed, backbone=backbone)
     config = dg.SearchConfig(**json.loads(args.config))
-    def train():  # a fresh dataset per model: same data order for both (paired)
-        return to_dataset(*splits["train"], settings.batch_size, shuffle=True, seed=seed)
-
+    train = train_data(splits["train"], settings.batch_size, seed)
     valid = to_dataset(*splits["valid"], 4096)
     start = time.perf_counter()
     searched = dg.search_and_retrain(fields, train, valid, settings, config)

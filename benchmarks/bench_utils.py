@@ -8,6 +8,18 @@ import sys
 MMAP_THRESHOLD = 1 << 20
 
 
+def train_data(split, batch_size, seed):
+    """A factory of fresh shuffled `(features, labels)` datasets in `seed`'s order.
+
+    Passed to `search`, `retrain` or `search_and_retrain`, it gives every model
+    its own dataset, so the models of one seed see the same batches and their
+    difference is paired.
+    """
+    from dimgrow_tf.data.datasets import to_dataset
+
+    return lambda: to_dataset(*split, batch_size, shuffle=True, seed=seed)
+
+
 def status(key):
     """A `/proc/self/status` entry (VmRSS, VmHWM, ...) in bytes."""
     with open("/proc/self/status") as fh:

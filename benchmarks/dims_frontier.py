@@ -29,6 +29,7 @@ import numpy as np
 import dimgrow_tf as dg
 from accuracy_benchmark import BATCH
 from accuracy_benchmark import SPLITS
+from bench_utils import train_data
 from bench_utils import write_results
 from dimgrow_tf.data.datasets import load_split_dir
 from dimgrow_tf.data.datasets import to_dataset
@@ -48,9 +49,7 @@ def run_seed(fields, splits, seed, args):
     settings = dg.TrainSettings(batch_size=BATCH.get(args.dataset, 256), seed=seed,
                                 backbone=args.backbone)
     config = dg.SearchConfig()
-    def train():
-        return to_dataset(*splits["train"], settings.batch_size, shuffle=True, seed=seed)
-
+    train = train_data(splits["train"], settings.batch_size, seed)
     valid = to_dataset(*splits["valid"], 4096)
     result, _, _ = search(fields, train, valid, settings, config)
     variants = {f"DimGrow ×{s:g}": scaled(fields, result.dims, s, config.max_dim) for s in SCALES}
@@ -105,7 +104,8 @@ def markdown(summary, args):
     for s in summary:
         lines.append(
             f"| {s['variant']} | {s['seeds']} | {s['auc']:.4f} ± {s['auc_std']:.4f} | "
-            f"{s['delta']:+.4f} ± {s['delta_std']:.4f} | {s['logloss']:.4f} | {s['total_dims']:.1f} ({s['min_dims']}–{s['max_dims']}) |"
+            f"{s['delta']:+.4f} ± {s['delta_std']:.4f} | {s['logloss']:.4f} | "
+            f"{s['total_dims']:.1f} ({s['min_dims']}–{s['max_dims']}) |"
         )
     return "\n".join(lines) + "\n"
 

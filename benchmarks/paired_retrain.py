@@ -23,6 +23,7 @@ import numpy as np
 import dimgrow_tf as dg
 from accuracy_benchmark import BATCH
 from accuracy_benchmark import SPLITS
+from bench_utils import train_data
 from bench_utils import write_results
 from dimgrow_tf.data.datasets import load_split_dir
 from dimgrow_tf.data.datasets import to_dataset
@@ -37,8 +38,7 @@ def run_pair(fields, splits, valid, dims, seed, order, batch_size):
     out = {"seed": seed, "order": order, "dims": dims, "total_dims": sum(dims.values())}
     searched = [f.with_dim(dims[f.name]) for f in fields]
     for label, pair_fields in (("dimgrow", searched), ("uniform", uniform_fields(fields, 16))):
-        train = to_dataset(*splits["train"], batch_size, shuffle=True, seed=order)
-        model, _ = retrain(pair_fields, train, valid,
+        model, _ = retrain(pair_fields, train_data(splits["train"], batch_size, order), valid,
                            dg.TrainSettings(batch_size=batch_size, seed=seed))
         out[f"{label}_auc"] = evaluate(model, splits["test"])["auc"]
     out["delta"] = out["dimgrow_auc"] - out["uniform_auc"]
