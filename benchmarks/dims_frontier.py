@@ -6,13 +6,18 @@ For each seed of a shared split this runs one default DimGrow search
 - the searched dims, and the searched dims scaled by 1.5 and 2 (rounded up,
   capped at the field's max width (16); dropped fields stay dropped), which
   keeps DimGrow's allocation and adds width;
+- the searched widths (`SearchResult.searched_dims`): every column the layer
+  still had at the best epoch, also those whose gate is at most 0.5 (the
+  final dims count only gates > 0.5), for every field and for the fields
+  the final dims keep (a field with no gate > 0.5 stays dropped);
 - uniform-d for every d in `--uniform` (every field at width d).
 Every retrain of a seed trains on a fresh dataset with the seed's data order,
 so each row's difference to the seed's uniform-16 is paired. The table shows which
 AUC a dims budget buys on the split, so a target like "uniform-16's AUC
 with 20 % of its dims" can be checked against what any allocation reaches.
-`--backbone` picks the head of every model (default Wide&Deep). Writes
-`benchmarks/results/dims_frontier_<dataset>[_<backbone>].{json,md}`.
+`--backbone` picks the head of every model (default Wide&Deep), `--scales`
+the scalings. Writes
+`benchmarks/results/dims_frontier_<dataset>[_<backbone>][_<tag>].{json,md}`.
 
 Usage:
     .venv/bin/python benchmarks/dims_frontier.py --dataset frappe --seeds 0 1 2
@@ -38,7 +43,6 @@ from dimgrow_tf.models.search_and_retrain import retrain
 from dimgrow_tf.models.search_and_retrain import search
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SCALES = (1.0, 1.5, 2.0)
 
 
 def scaled(fields, dims, scale, max_dim):
@@ -52,7 +56,11 @@ def run_seed(fields, splits, seed, args):
     train = train_data(splits["train"], settings.batch_size, seed)
     valid = to_dataset(*splits["valid"], 4096)
     result, _, _ = search(fields, train, valid, settings, config)
-    variants = {f"DimGrow ×{s:g}": scaled(fields, result.dims, s, config.max_dim) for s in SCALES}
+    variants = {f"DimGrow ×{s:g}": scaled(fields, result.dims, s, config.max_dim)
+                for s in args.scales}
+    variants["searched widths"] = dict(result.searched_dims)
+    variants["searched widths, kept fields"] = {
+        name: width if result.dims[name] else 0 for name, width in result.searched_dims.items()}
     variants.update({f"uniform-{d}": {f.name: d for f in fields} for d in args.uniform})
     rows = []
     for name, dims in variants.items():
@@ -90,9 +98,13 @@ def markdown(summary, args):
     lines = [
         f"Machine: {platform.machine()}, {os.cpu_count()} cores (shared). One run of "
         f"`benchmarks/dims_frontier.py --dataset {args.dataset} --backbone {args.backbone} "
-        f"--seeds {' '.join(map(str, args.seeds))}`: per seed one default DimGrow search, "
-        "then retrains (default `TrainSettings`, same backbone) at the searched dims, at the "
-        "searched dims × 1.5 and × 2 (rounded up, capped at 16) and at uniform widths. "
+        f"--seeds {' '.join(map(str, args.seeds))} "
+        f"--scales {' '.join(f'{x:g}' for x in args.scales)} "
+        f"--uniform {' '.join(map(str, args.uniform))}`: per seed one default DimGrow search, "
+        "then retrains (default `TrainSettings`, same backbone) at the searched dims scaled "
+        "as listed (rounded up, capped at 16), at the searched widths (every column the "
+        "layer had at the best epoch, gates ≤ 0.5 included; for every field, and for the "
+        "fields the final dims keep) and at uniform widths. "
         "Every retrain of a seed sees the same data order. Test AUC mean ± std over seeds, "
         f"sorted by total dims; Δ = the row minus the same seed's uniform-{args.uniform[-1]} "
         "(paired), mean ± std.",
@@ -115,7 +127,9 @@ def main():
     parser.add_argument("--dataset", default="frappe")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--uniform", nargs="+", type=int, default=[1, 2, 3, 4, 8, 16])
+    parser.add_argument("--scales", nargs="+", type=float, default=[1.0, 1.5, 2.0])
     parser.add_argument("--backbone", default=dg.TrainSettings.backbone)
+    parser.add_argument("--tag", default="", help="suffix of the result files")
     parser.add_argument("--splits", default=SPLITS)
     args = parser.parse_args()
     split_dir = os.path.join(args.splits, args.dataset)
@@ -125,6 +139,7 @@ def main():
     rows = [r for seed in args.seeds for r in run_seed(fields, splits, seed, args)]
     summary = summarise(rows)
     tag = args.dataset if args.backbone == "wide_deep" else f"{args.dataset}_{args.backbone}"
+    tag += f"_{args.tag}" if args.tag else ""
     base = os.path.join(HERE, "results", f"dims_frontier_{tag}")
     write_results(base, args, rows, summary, markdown(summary, args))
     print(markdown(summary, args))
