@@ -3,13 +3,13 @@
 For each seed of a shared split this runs one default DimGrow search
 (`dimgrow_tf.models.search_and_retrain.search`, default `SearchConfig` and
 `TrainSettings`) and retrains, with the library's `retrain`:
-- the searched dims, and the searched dims scaled by 1.5 and 2 (rounded up,
-  capped at the field's max width (16); dropped fields stay dropped), which
-  keeps DimGrow's allocation and adds width;
-- the searched widths (`SearchResult.searched_dims`): every column the layer
-  still had at the best epoch, also those whose gate is at most 0.5 (the
-  final dims count only gates > 0.5), for every field and for the fields
-  the final dims keep (a field with no gate > 0.5 stays dropped);
+- the searched dims (default `SearchConfig.final_dims="widths"`: a kept
+  field's width at the best epoch), and the searched dims scaled by 1.5 and 2
+  (rounded up, capped at the field's max width (16); dropped fields stay
+  dropped), which keeps DimGrow's allocation and adds width;
+- the reference's final dims (the count of gates > 0.5 per field) and the
+  searched widths of every field (`SearchResult.searched_dims`, also the
+  fields the gates drop);
 - uniform-d for every d in `--uniform` (every field at width d).
 Every retrain of a seed trains on a fresh dataset with the seed's data order,
 so each row's difference to the seed's uniform-16 is paired. The table shows which
@@ -41,6 +41,7 @@ from dimgrow_tf.data.datasets import to_dataset
 from dimgrow_tf.models.search_and_retrain import evaluate
 from dimgrow_tf.models.search_and_retrain import retrain
 from dimgrow_tf.models.search_and_retrain import search
+from dimgrow_tf.models.search_result import FINAL_GATE_THRESHOLD
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -58,9 +59,10 @@ def run_seed(fields, splits, seed, args):
     result, _, _ = search(fields, train, valid, settings, config)
     variants = {f"DimGrow ×{s:g}": scaled(fields, result.dims, s, config.max_dim)
                 for s in args.scales}
-    variants["searched widths"] = dict(result.searched_dims)
-    variants["searched widths, kept fields"] = {
-        name: width if result.dims[name] else 0 for name, width in result.searched_dims.items()}
+    variants["gates > 0.5"] = {
+        f.name: int(np.sum(np.asarray(result.gates.get(f.name, [])) > FINAL_GATE_THRESHOLD))
+        for f in fields}
+    variants["searched widths, every field"] = dict(result.searched_dims)
     variants.update({f"uniform-{d}": {f.name: d for f in fields} for d in args.uniform})
     rows = []
     for name, dims in variants.items():
@@ -101,10 +103,10 @@ def markdown(summary, args):
         f"--seeds {' '.join(map(str, args.seeds))} "
         f"--scales {' '.join(f'{x:g}' for x in args.scales)} "
         f"--uniform {' '.join(map(str, args.uniform))}`: per seed one default DimGrow search, "
-        "then retrains (default `TrainSettings`, same backbone) at the searched dims scaled "
-        "as listed (rounded up, capped at 16), at the searched widths (every column the "
-        "layer had at the best epoch, gates ≤ 0.5 included; for every field, and for the "
-        "fields the final dims keep) and at uniform widths. "
+        "then retrains (default `TrainSettings`, same backbone) at the searched dims "
+        "(`final_dims=\"widths\"`) scaled as listed (rounded up, capped at 16), at the "
+        "count of gates > 0.5 per field (the reference's rule), at every field's searched "
+        "width and at uniform widths. "
         "Every retrain of a seed sees the same data order. Test AUC mean ± std over seeds, "
         f"sorted by total dims; Δ = the row minus the same seed's uniform-{args.uniform[-1]} "
         "(paired), mean ± std.",

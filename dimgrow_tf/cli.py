@@ -82,6 +82,8 @@ def _add_search_args(parser):
     parser.add_argument("--gate-updates", choices=("validation", "train"),
                         default=defaults.gate_updates,
                         help="gates learn on validation batches (DARTS) or with the model")
+    parser.add_argument("--final-dims", choices=("widths", "gates"), default=defaults.final_dims,
+                        help="final dims: a kept field's searched width, or its gates > 0.5")
 
 
 def _search_config(args):
@@ -89,7 +91,8 @@ def _search_config(args):
 
     return SearchConfig(alpha=args.alpha, max_dim=args.max_dim, check_every=args.check_every,
                         window=args.window, settle_checks=args.settle_checks,
-                        budget_bytes=args.budget_bytes, gate_updates=args.gate_updates)
+                        budget_bytes=args.budget_bytes, gate_updates=args.gate_updates,
+                        final_dims=args.final_dims)
 
 
 DATA_HELP = ("a split directory ({train,valid,test}.csv + stats.json) or a "

@@ -8,6 +8,7 @@ from dimgrow_tf.config_utils import dataclass_from_config
 
 _MODES = ("auto", "max", "min")
 _GATE_UPDATES = ("validation", "train")
+_FINAL_DIMS = ("widths", "gates")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,6 +57,14 @@ class SearchConfig:
             `"validation"`.
         gate_learning_rate: float. Learning rate of the DARTS gate
             optimizer. Defaults to `1e-3`.
+        final_dims: str. How the best epoch's gates give the final dims.
+            `"gates"` counts a field's gates > 0.5 (the reference's rule);
+            `"widths"` keeps every column the field still had, gates
+            <= 0.5 included, when at least one of its gates is > 0.5, and
+            drops it otherwise (the same fields as `"gates"`). Defaults to
+            `"widths"`: in paired retrains (3 seeds) it gained 0.0015 to
+            0.012 AUC on Frappe, MovieLens-100K and Criteo 10k for 1 to 5
+            more dims (README "Results").
 
     Example:
 
@@ -79,6 +88,7 @@ class SearchConfig:
     mode: str = "auto"
     gate_updates: str = "validation"
     gate_learning_rate: float = 1e-3
+    final_dims: str = "widths"
 
     def __post_init__(self):
         self.growth_rule()  # validates the rule's fields
@@ -99,6 +109,10 @@ class SearchConfig:
             raise ValueError(
                 f"`gate_updates` must be one of {_GATE_UPDATES}. "
                 f"Received: {self.gate_updates!r}"
+            )
+        if self.final_dims not in _FINAL_DIMS:
+            raise ValueError(
+                f"`final_dims` must be one of {_FINAL_DIMS}. Received: {self.final_dims!r}"
             )
         if self.mode not in _MODES:
             raise ValueError(f"`mode` must be one of {_MODES}. Received: {self.mode!r}")

@@ -69,3 +69,24 @@ def test_column_bytes_count_table_projection_gate_and_slots():
     # moving mean is not trained.
     assert column_bytes(emb, [model.optimizer]) == {
         "a": (100 + 8 + 1) * 4 * 3 + 4, "b": (7 + 8 + 1) * 4 * 3 + 4}
+
+
+@pytest.mark.parametrize("rule, dims", [("gates", {"a": 2, "b": 0}),
+                                        ("widths", {"a": 3, "b": 0})])
+def test_final_dims_rule_counts_gates_or_keeps_a_kept_fields_width(rule, dims):
+    fields = [dg.FieldConfig("a", 12, dim=3), dg.FieldConfig("b", 5, dim=2)]
+    x, y = random_batch(fields, 64)
+    model, emb = dg.build_search_model(fields, output_dim=4, seed=0)
+    # Gates 0.99 / 0.38 / 0.99 for a and 0.38 / 0.01 for b; no check runs.
+    gates = ScriptedGates(emb, {1: {"a": [1.0, -0.1, 1.0], "b": [-0.1, -1.0]}})
+    search = dg.DimGrowCallback(
+        emb, dg.SearchConfig(check_every=1000, monitor="loss", final_dims=rule))
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[gates, search])
+    result = search.result()
+    assert result.dims == dims
+    assert result.searched_dims == {"a": 3, "b": 2}
+    retrained = dg.build_model(result, output_dim=4)
+    table = retrained.get_layer("field_embedding")
+    assert {f.name: f.dim for f in table.fields if f.dim} == {"a": dims["a"]}
+    with pytest.raises(ValueError, match="final_dims"):
+        dg.SearchConfig(final_dims="best")

@@ -331,13 +331,15 @@ class DimGrowCallback(keras.callbacks.Callback):
         }
 
     def result(self):
-        """The `SearchResult`: final dims from the best epoch's gates."""
+        """The `SearchResult`: final dims from the best epoch's gates
+        (`SearchConfig.final_dims`)."""
         if self._best is None:
             self._snapshot(None, None)
         best = self._best
         return SearchResult.from_gates(
             best["fields"],
             best["gates"],
+            final_dims=self.config.final_dims,
             history=list(self.history),
             best_epoch=best["epoch"],
             monitor=self.monitor if best["value"] is not None else None,

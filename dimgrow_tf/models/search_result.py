@@ -53,12 +53,17 @@ class SearchResult:
     timings: Dict[str, Any] = dataclasses.field(default_factory=dict)
 
     @classmethod
-    def from_gates(cls, fields, gates, **kwargs):
-        """Final dims = number of gates > 0.5 per field."""
-        final = [
-            f.with_dim(int(np.sum(np.asarray(gates.get(f.name, [])) > FINAL_GATE_THRESHOLD)))
-            for f in fields
-        ]
+    def from_gates(cls, fields, gates, final_dims="gates", **kwargs):
+        """Final dims from the gates of `fields` (at their searched widths).
+
+        `final_dims="gates"` counts each field's gates > 0.5; `"widths"`
+        keeps a field's searched width when one of its gates is > 0.5 and
+        drops the field otherwise (see `SearchConfig.final_dims`).
+        """
+        final = []
+        for f in fields:
+            above = int(np.sum(np.asarray(gates.get(f.name, [])) > FINAL_GATE_THRESHOLD))
+            final.append(f.with_dim(f.dim if above and final_dims == "widths" else above))
         return cls(
             fields=final,
             gates={k: [float(x) for x in v] for k, v in gates.items()},

@@ -62,7 +62,7 @@ class Hyperparameters:
     patience, learning_rate, backbone, output_dim, seed) or of
     `dimgrow_tf.SearchConfig` (alpha, regularizer, low, high, max_dim,
     budget, budget_bytes, window, check_every, settle_checks, monitor, mode,
-    gate_updates, gate_learning_rate), with their defaults, plus:
+    gate_updates, gate_learning_rate, final_dims), with their defaults, plus:
 
     Args:
         retrain_epochs: int or None. Maximum retrain epochs; `None` uses
@@ -84,6 +84,7 @@ class Hyperparameters:
     mode: str = dg.SearchConfig.mode
     gate_updates: str = dg.SearchConfig.gate_updates
     gate_learning_rate: float = dg.SearchConfig.gate_learning_rate
+    final_dims: str = dg.SearchConfig.final_dims
     batch_size: int = dg.TrainSettings.batch_size
     epochs: int = dg.TrainSettings.epochs
     patience: int = dg.TrainSettings.patience
