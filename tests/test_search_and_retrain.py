@@ -4,7 +4,10 @@ import dimgrow_tf as dg
 from dimgrow_tf.data.datasets import to_dataset
 from dimgrow_tf.data.synthetic import make_synthetic_ctr
 from dimgrow_tf.data.synthetic import split_rows
+from dimgrow_tf.models.builders import uniform_fields
 from dimgrow_tf.models.search_and_retrain import retrain
+from dimgrow_tf.models.search_and_retrain import search
+from dimgrow_tf.models.search_and_retrain import supernet_config
 
 
 def _setup():
@@ -42,3 +45,17 @@ def test_shared_dataset_object_continues_its_shuffle_sequence():
     assert run.result.timings["epochs"] >= 1
     gap = np.abs(_predict(run.model, test) - _predict(alone, test)).max()
     assert gap > 1e-4, gap
+
+
+def test_supernet_prune_counts_gates_whatever_the_final_dims_rule():
+    fields, factory, _, valid, _, settings = _setup()
+    config = dg.SearchConfig()
+    assert config.final_dims == "widths"
+    wide = uniform_fields(fields, 8)
+    result, _, _ = search(wide, factory, valid, settings, supernet_config(config, 8))
+    assert result.history == []  # low=0, high=1: never resized
+    assert result.searched_dims == {f.name: 8 for f in wide}
+    for field in result.fields:
+        kept = sum(g > 0.5 for g in result.gates[field.name])
+        assert field.dim == kept, (field.name, field.dim, result.gates[field.name])
+    assert result.total_dims < 8 * len(wide)

@@ -270,9 +270,10 @@ def supernet_config(config=SearchConfig(), width=16):
 
     Every field starts at `width` (`uniform_fields`); `low=0, high=1` can
     never trigger, and the final dims are the gates > 0.5 at the best
-    epoch (the reference's `prune_shuffle_dim`).
+    epoch (the reference's `prune_shuffle_dim`) whatever `config.final_dims`
+    says: keeping every searched column would keep all `width` of them.
     """
-    return config.replace(low=0.0, high=1.0, max_dim=width)
+    return config.replace(low=0.0, high=1.0, max_dim=width, final_dims="gates")
 
 
 def train_fixed(fields_or_result, train, valid, settings=TrainSettings(), verbose=0):
