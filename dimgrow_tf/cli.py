@@ -75,7 +75,8 @@ def _add_search_args(parser):
                         help="consecutive checks a condition must hold")
     parser.add_argument("--settle-checks", type=_positive_int,
                         default=defaults.settle_checks,
-                        help="checks without a resize before the search may stop")
+                        help="checks without a resize before the search may stop "
+                             "(default: every check of the epoch)")
     parser.add_argument("--budget-bytes", type=_positive_int, default=defaults.budget_bytes,
                         help="cap on the embedding state's bytes (tables, projections, "
                              "gates and optimizer slots; None: no cap)")

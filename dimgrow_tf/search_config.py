@@ -38,11 +38,12 @@ class SearchConfig:
             Defaults to `1`.
         check_every: int. Training steps between checks. Defaults to `1`
             (the reference's cadence; a check reads the gates once).
-        settle_checks: int. The search counts as *settled* after this many
-            checks without a resize. While it is not settled, an
-            `EarlyStopping` beside the callback does not count the epoch
-            towards its patience, so a search never ends while widths are
-            still changing. Defaults to `100`.
+        settle_checks: int or None. The search counts as *settled* after
+            this many checks without a resize; `None` means the checks of
+            the whole epoch, so an epoch that resized is never settled.
+            While it is not settled, an `EarlyStopping` beside the callback
+            does not count the epoch towards its patience, so a search never
+            ends while widths are still changing. Defaults to `None`.
         monitor: str. Metric picking the best epoch (its gates give the
             final dims). Defaults to `"val_auc"`.
         mode: str. `"max"`, `"min"` or `"auto"` (max for names holding
@@ -83,7 +84,7 @@ class SearchConfig:
     budget_bytes: Optional[int] = GrowthRule.budget_bytes
     window: int = GrowthRule.window
     check_every: int = 1
-    settle_checks: int = 100
+    settle_checks: Optional[int] = None
     monitor: str = "val_auc"
     mode: str = "auto"
     gate_updates: str = "validation"
@@ -94,6 +95,8 @@ class SearchConfig:
         self.growth_rule()  # validates the rule's fields
         for name in ("check_every", "settle_checks"):
             value = getattr(self, name)
+            if value is None and name == "settle_checks":
+                continue
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(
                     f"`{name}` must be a positive integer. Received: {name}={value!r}"

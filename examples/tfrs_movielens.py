@@ -157,7 +157,7 @@ def parse_args(argv=None):
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--alpha", type=float, default=0.02)
     parser.add_argument("--max-dim", type=int, default=16)
-    parser.add_argument("--settle-checks", type=int, default=100)
+    parser.add_argument("--settle-checks", type=int, default=dg.SearchConfig.settle_checks)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--verbose", type=int, default=2)
     args = parser.parse_args(argv)

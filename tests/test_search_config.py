@@ -35,14 +35,14 @@ def test_public_constructors_take_at_most_five_arguments():
         assert len(params) <= 5, (cls.__name__, params)
 
 
-def _settle_run(early_first):
+def _settle_run(early_first, grow_steps=(2, 6, 10, 14), settle_checks=4):
     fields = [dg.FieldConfig("a", 12), dg.FieldConfig("b", 5)]
     x, y = random_batch(fields, 64)
     model, emb = dg.build_search_model(fields, output_dim=4, seed=0)
-    # 4 steps per epoch; a grow at steps 2, 6, 10 and 14 (epochs 0-3).
-    grows = ScriptedGates(emb, {s: {"a": [5.0]} for s in (2, 6, 10, 14)})
-    search = dg.DimGrowCallback(
-        emb, dg.SearchConfig(check_every=1, settle_checks=4, max_dim=8, monitor="loss"))
+    # 4 steps per epoch: step s (1-based) is in epoch (s - 1) // 4.
+    grows = ScriptedGates(emb, {s: {"a": [5.0]} for s in grow_steps})
+    search = dg.DimGrowCallback(emb, dg.SearchConfig(
+        check_every=1, settle_checks=settle_checks, max_dim=8, monitor="loss"))
     # min_delta so large that no epoch counts as an improvement.
     stop = keras.callbacks.EarlyStopping("loss", patience=1, min_delta=1e9)
     callbacks = [grows, stop, search] if early_first else [grows, search, stop]
@@ -59,6 +59,19 @@ def test_early_stopping_waits_until_widths_settle(early_first):
     assert len(history["loss"]) == 5
     assert emb.dims["a"] == 5 and [e["step"] for e in search.history] == [2, 6, 10, 14]
     assert search.settled
+
+
+@pytest.mark.parametrize("early_first", [False, True])
+def test_default_settle_rule_holds_every_epoch_that_resized(early_first):
+    assert dg.SearchConfig().settle_checks is None
+    # Resizes at steps 4 (end of epoch 0) and 5 (start of epoch 1): epoch 1
+    # had 3 quiet checks after its resize and still does not count; with
+    # settle_checks=2 it would (checked below).
+    history, emb, search = _settle_run(early_first, grow_steps=(4, 5), settle_checks=None)
+    assert history["dimgrow_settled"] == [0.0, 0.0, 1.0]
+    assert [e["epoch"] for e in search.history] == [0, 1] and emb.dims["a"] == 3
+    history, _, _ = _settle_run(early_first, grow_steps=(4, 5), settle_checks=2)
+    assert history["dimgrow_settled"] == [0.0, 1.0]
 
 
 def test_column_bytes_count_table_projection_gate_and_slots():

@@ -42,11 +42,12 @@ class DimGrowCallback(keras.callbacks.Callback):
     without XLA (`jit_compile=False`), which needs static shapes; the
     callback switches it off, with a warning, if it was on.
 
-    Settling: until `config.settle_checks` checks in a row made no resize,
-    the search is not settled; at the end of such an epoch every
-    `keras.callbacks.EarlyStopping` beside it has its patience counter
-    reset (and its stop undone), so the search never ends while widths are
-    still changing. `epochs` still bounds the run.
+    Settling: an epoch that resized (or, with `config.settle_checks`, one
+    that ends fewer than that many checks after a resize) is not settled;
+    at the end of such an epoch every `keras.callbacks.EarlyStopping` beside
+    it has its patience counter reset (and its stop undone), so the search
+    never ends while widths are still changing. `epochs` still bounds the
+    run.
 
     At each epoch end it writes `dim_<field>`, `total_dims`,
     `embedding_bytes` and `dimgrow_settled` into `logs` (so History,
@@ -124,7 +125,11 @@ class DimGrowCallback(keras.callbacks.Callback):
 
     @property
     def settled(self):
-        """True once `config.settle_checks` checks in a row made no resize."""
+        """True once `config.settle_checks` checks in a row made no resize
+        (`None`: once the current epoch made none)."""
+        if self.config.settle_checks is None:
+            epoch = getattr(self, "_epoch", None)
+            return not any(e["epoch"] == epoch for e in self.history)
         return self.quiet_checks >= self.config.settle_checks
 
     def set_model(self, model):

@@ -79,7 +79,7 @@ class Hyperparameters:
     budget_bytes: Optional[int] = dg.SearchConfig.budget_bytes
     window: int = dg.SearchConfig.window
     check_every: int = dg.SearchConfig.check_every
-    settle_checks: int = dg.SearchConfig.settle_checks
+    settle_checks: Optional[int] = dg.SearchConfig.settle_checks
     monitor: str = dg.SearchConfig.monitor
     mode: str = dg.SearchConfig.mode
     gate_updates: str = dg.SearchConfig.gate_updates
