@@ -76,7 +76,7 @@ def _add_search_args(parser):
     parser.add_argument("--settle-checks", type=_positive_int,
                         default=defaults.settle_checks,
                         help="checks without a resize before the search may stop "
-                             "(default: every check of the epoch)")
+                             "(default: an epoch that resized never counts)")
     parser.add_argument("--budget-bytes", type=_positive_int, default=defaults.budget_bytes,
                         help="cap on the embedding state's bytes (tables, projections, "
                              "gates and optimizer slots; None: no cap)")
