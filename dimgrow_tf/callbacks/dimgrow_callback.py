@@ -128,8 +128,10 @@ class DimGrowCallback(keras.callbacks.Callback):
         """True once `config.settle_checks` checks in a row made no resize
         (`None`: once the current epoch made none)."""
         if self.config.settle_checks is None:
-            epoch = getattr(self, "_epoch", None)
-            return not any(e["epoch"] == epoch for e in self.history)
+            # Events are appended in step order: only the last can be this epoch's.
+            if not self.history:
+                return True
+            return self.history[-1]["epoch"] != getattr(self, "_epoch", None)
         return self.quiet_checks >= self.config.settle_checks
 
     def set_model(self, model):
