@@ -9,6 +9,7 @@ from dimgrow_tf.config_utils import dataclass_from_config
 _MODES = ("auto", "max", "min")
 _GATE_UPDATES = ("validation", "train")
 _FINAL_DIMS = ("widths", "gates")
+_FINAL_MODELS = ("best", "retrain", "searched")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,6 +67,13 @@ class SearchConfig:
             `"widths"`: in paired retrains (3 seeds) it gained 0.0015 to
             0.012 AUC on Frappe, MovieLens-100K and Criteo 10k for 1 to 5
             more dims (README "Results").
+        final_model: str. The model `search_and_retrain` returns, always at
+            the final dims: `"retrain"` a fixed-width model trained from
+            scratch (the reference); `"searched"` the search model itself
+            with its gates folded, no retrain (the fast path, what
+            `dimgrow export search_model.keras` serves); `"best"` retrains,
+            then keeps whichever of the two has the higher validation AUC.
+            Defaults to `"best"`.
 
     Example:
 
@@ -90,6 +98,7 @@ class SearchConfig:
     gate_updates: str = "validation"
     gate_learning_rate: float = 1e-3
     final_dims: str = "widths"
+    final_model: str = "best"
 
     def __post_init__(self):
         self.growth_rule()  # validates the rule's fields
@@ -116,6 +125,11 @@ class SearchConfig:
         if self.final_dims not in _FINAL_DIMS:
             raise ValueError(
                 f"`final_dims` must be one of {_FINAL_DIMS}. Received: {self.final_dims!r}"
+            )
+        if self.final_model not in _FINAL_MODELS:
+            raise ValueError(
+                f"`final_model` must be one of {_FINAL_MODELS}. "
+                f"Received: {self.final_model!r}"
             )
         if self.mode not in _MODES:
             raise ValueError(f"`mode` must be one of {_MODES}. Received: {self.mode!r}")

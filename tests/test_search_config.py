@@ -103,3 +103,5 @@ def test_final_dims_rule_counts_gates_or_keeps_a_kept_fields_width(rule, dims):
     assert {f.name: f.dim for f in table.fields if f.dim} == {"a": dims["a"]}
     with pytest.raises(ValueError, match="final_dims"):
         dg.SearchConfig(final_dims="best")
+    with pytest.raises(ValueError, match="final_model"):
+        dg.SearchConfig(final_model="widths")

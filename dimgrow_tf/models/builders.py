@@ -86,7 +86,13 @@ def _embedding_output(head):
     return getattr(head, "embedding_output", SUM)
 
 
-def _compile(model, learning_rate):
+def compile_model(model, learning_rate=1e-3):
+    """Compiles `model` as the builders do: LazyAdam, binary cross-entropy, AUC.
+
+    Args:
+        model: a Keras model with one probability output.
+        learning_rate: float. LazyAdam learning rate. Defaults to `1e-3`.
+    """
     model.compile(
         optimizer=LazyAdam(learning_rate),
         loss="binary_crossentropy",
@@ -135,7 +141,7 @@ def build_search_model(
     )
     outputs = head(embedding(inputs))
     model = keyed_model(inputs, outputs, name="dimgrow_search")
-    _compile(model, learning_rate)
+    compile_model(model, learning_rate)
     return model, embedding
 
 
@@ -175,7 +181,7 @@ def build_model(result, backbone="wide_deep", output_dim=64, learning_rate=1e-3)
     )
     outputs = head(embedding(inputs))
     model = keyed_model(inputs, outputs, name="dimgrow_fixed")
-    _compile(model, learning_rate)
+    compile_model(model, learning_rate)
     return model
 
 

@@ -10,8 +10,10 @@ import numpy as np
 
 from dimgrow_tf.callbacks.dimgrow_callback import DimGrowCallback
 from dimgrow_tf.data.datasets import to_dataset
+from dimgrow_tf.export.compact_model import compact_model
 from dimgrow_tf.models.builders import build_model
 from dimgrow_tf.models.builders import build_search_model
+from dimgrow_tf.models.builders import compile_model
 from dimgrow_tf.search_config import SearchConfig
 
 
@@ -54,9 +56,11 @@ SearchRun = collections.namedtuple(
     "SearchRun", ["result", "search_model", "model", "info"]
 )
 SearchRun.__doc__ = (
-    "What `search_and_retrain` returns: the `SearchResult`, the searched "
-    "model, the retrained fixed-width model and `info` (seconds and epochs "
-    "of both runs)."
+    "What `search_and_retrain` returns: the `SearchResult`, the search "
+    "model, the final model at the final dims (retrained or the search model "
+    "folded, see `SearchConfig.final_model`) and `info` (seconds and epochs "
+    "of the runs; `final_model`, the kept model's name; `models`, every "
+    "candidate by name; `valid_auc`, their validation AUCs)."
 )
 
 
@@ -195,6 +199,30 @@ def retrain(fields_or_result, train_ds, valid_ds, settings=TrainSettings(),
     }
 
 
+def searched_model(search_model, result, learning_rate=1e-3):
+    """The search model at `result`'s final dims, its gates folded, compiled.
+
+    The fast path that skips the retrain: `compact_model(search_model,
+    result=result)` (what `dimgrow export search_model.keras` serves),
+    compiled like `build_model` so it can be evaluated or trained further.
+    """
+    model = compact_model(search_model, result=result)
+    compile_model(model, learning_rate)
+    return model
+
+
+def validation_auc(model, dataset):
+    """Exact AUC of `model` over one pass of a batched `(features, label)`
+    dataset (features the model does not take are left out)."""
+    names = [t.name for t in model.inputs]
+    labels, probs = [], []
+    for features, label in dataset:
+        probs.append(np.asarray(model({k: features[k] for k in names}, training=False)))
+        labels.append(np.asarray(label))
+    return binary_metrics(np.concatenate(labels, axis=None),
+                          np.concatenate(probs, axis=None))["auc"]
+
+
 def search_and_retrain(fields, train_ds, valid_ds, settings=TrainSettings(),
                        config=SearchConfig(), retrain_settings=None, callbacks=None,
                        verbose=0):
@@ -231,21 +259,33 @@ def search_and_retrain(fields, train_ds, valid_ds, settings=TrainSettings(),
     ```
     """
     callbacks = callbacks or {}
+    retrain_settings = retrain_settings or settings
     result, search_model, search_info = search(
         fields, train_ds, valid_ds, settings, config,
         callbacks=callbacks.get("search", ()), verbose=verbose,
     )
-    model, retrain_info = retrain(
-        result, train_ds, valid_ds, retrain_settings or settings,
-        callbacks=callbacks.get("retrain", ()), verbose=verbose,
-    )
-    result.timings = dict(
-        result.timings, retrain_seconds=float(retrain_info["seconds"]),
-        retrain_epochs=int(retrain_info["epochs"]),
-    )
-    return SearchRun(result, search_model, model, {
-        "search": search_info, "retrain": retrain_info,
-    })
+    models, info = {}, {"search": search_info}
+    if config.final_model != "retrain":
+        models["searched"] = searched_model(
+            search_model, result, retrain_settings.learning_rate)
+    if config.final_model != "searched":
+        models["retrained"], info["retrain"] = retrain(
+            result, train_ds, valid_ds, retrain_settings,
+            callbacks=callbacks.get("retrain", ()), verbose=verbose,
+        )
+        result.timings = dict(
+            result.timings, retrain_seconds=float(info["retrain"]["seconds"]),
+            retrain_epochs=int(info["retrain"]["epochs"]),
+        )
+    kept = next(iter(models))
+    if len(models) > 1:
+        valid = fresh_dataset(valid_ds)
+        info["valid_auc"] = {k: validation_auc(m, valid) for k, m in models.items()}
+        # The retrain wins ties; the searched model needs a strictly higher AUC.
+        kept = max(("retrained", "searched"), key=lambda k: info["valid_auc"][k])
+    info.update(final_model=kept, models=models)
+    result.timings = dict(result.timings, final_model=kept)
+    return SearchRun(result, search_model, models[kept], info)
 
 
 def run_search(fields, train, valid, settings=TrainSettings(), config=SearchConfig(),

@@ -7,7 +7,8 @@ computed on the train split), 1 = missing (absent, or the empty string),
 2.. = the vocabulary's values, with the same code as the library export
 (`dimgrow_tf.export.raw_features.layout_ids`). `run_fn` runs a DimGrow
 search on the transformed ids, retrains a fixed-width model at the searched
-dims and writes the serving export with the library's signature builder
+dims, keeps it or the search model folded at those dims (`final_model`,
+by validation AUC) and writes the serving export with the library's signature builder
 (`dimgrow_tf.export.serving_module`): `serving_default`, `examples`,
 `classify` and `regress` all take *raw* values and apply the Transform
 graph itself.
@@ -62,7 +63,8 @@ class Hyperparameters:
     patience, learning_rate, backbone, output_dim, seed) or of
     `dimgrow_tf.SearchConfig` (alpha, regularizer, low, high, max_dim,
     budget, budget_bytes, window, check_every, settle_checks, monitor, mode,
-    gate_updates, gate_learning_rate, final_dims), with their defaults, plus:
+    gate_updates, gate_learning_rate, final_dims, final_model), with their
+    defaults, plus:
 
     Args:
         retrain_epochs: int or None. Maximum retrain epochs; `None` uses
@@ -85,6 +87,7 @@ class Hyperparameters:
     gate_updates: str = dg.SearchConfig.gate_updates
     gate_learning_rate: float = dg.SearchConfig.gate_learning_rate
     final_dims: str = dg.SearchConfig.final_dims
+    final_model: str = dg.SearchConfig.final_model
     batch_size: int = dg.TrainSettings.batch_size
     epochs: int = dg.TrainSettings.epochs
     patience: int = dg.TrainSettings.patience
@@ -216,7 +219,8 @@ def search_and_retrain(fields, train_ds, eval_ds, hp, log_dir=None):
     wall times and epochs of both runs (`result.timings`).
 
     Returns:
-        `(retrained model, SearchResult)`.
+        `(final model, SearchResult)`: the model `hp.final_model` keeps (the
+        retrained one or the search model folded at the final dims).
     """
     callbacks = {}
     if log_dir:

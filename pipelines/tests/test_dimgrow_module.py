@@ -151,6 +151,7 @@ def test_run_fn_records_the_search_in_model_run_and_export(trained):
     assert recorded.settings == dataclasses.asdict(
         dimgrow_module.Hyperparameters.from_custom_config(trained["config"]))
     assert recorded.timings["search_epochs"] == 3 and recorded.timings["retrain_seconds"] > 0
+    assert recorded.timings["final_model"] in ("retrained", "searched")
     # high=0.01, low=0, max_dim=3: every check grows every field until the cap.
     assert recorded.searched_dims == {"noise_0": 3, "signal_0": 3, "signal_1": 3}
     grows = [e for e in recorded.history if e["action"] == "grow"]
