@@ -85,6 +85,11 @@ def _add_search_args(parser):
                         help="gates learn on validation batches (DARTS) or with the model")
     parser.add_argument("--final-dims", choices=("widths", "gates"), default=defaults.final_dims,
                         help="final dims: a kept field's searched width, or its gates > 0.5")
+    parser.add_argument("--final-model", choices=("best", "retrain", "searched"),
+                        default=defaults.final_model,
+                        help="the model `demo` exports: the retrained one, the search "
+                             "model folded at the final dims, or the one with the higher "
+                             "validation AUC")
 
 
 def _search_config(args):
@@ -93,7 +98,7 @@ def _search_config(args):
     return SearchConfig(alpha=args.alpha, max_dim=args.max_dim, check_every=args.check_every,
                         window=args.window, settle_checks=args.settle_checks,
                         budget_bytes=args.budget_bytes, gate_updates=args.gate_updates,
-                        final_dims=args.final_dims)
+                        final_dims=args.final_dims, final_model=args.final_model)
 
 
 DATA_HELP = ("a split directory ({train,valid,test}.csv + stats.json) or a "
@@ -209,9 +214,13 @@ def _search(args, fields, splits):
           f"{info['seconds']:.1f}s, widths {settled}.")
     print(dims_table(result))
     if "test" in splits:
-        folded = evaluate(compact_model(info["model"]), splits["test"])
+        # At the final dims: what `dimgrow export search_model.keras` serves.
+        compact = compact_model(info["model"], result=result)
+        folded = evaluate(compact, splits["test"])
+        folded.update(total_dims=result.total_dims,
+                      valid_auc=evaluate(compact, splits["valid"])["auc"])
         write_json(os.path.join(args.out, "search_metrics.json"), {"searched_folded": folded})
-        print(f"Searched model itself (gates folded, no retrain): test AUC "
+        print(f"Searched model itself at the final dims (gates folded, no retrain): test AUC "
               f"{folded['auc']:.4f}, logloss {folded['logloss']:.4f}")
     print(f"Wrote {args.out}/search_result.json and search_model.keras")
     return result
@@ -229,7 +238,9 @@ def _retrain(args, result, splits, baseline_dim):
           f"<= {settings.epochs} epochs, seed {settings.seed}) ...")
     model, info = train_fixed(result, splits["train"], splits["valid"], settings,
                               verbose=args.verbose)
-    metrics = {"dimgrow": evaluate(model, splits["test"]), "retrain_seconds": info["seconds"],
+    metrics = {"dimgrow": dict(evaluate(model, splits["test"]),
+                               valid_auc=evaluate(model, splits["valid"])["auc"]),
+               "retrain_seconds": info["seconds"],
                "total_dims": result.total_dims, "embedding_params": result.embedding_params}
     timings = {"retrain_seconds": info["seconds"], "retrain_epochs": info["epochs"]}
     result_dir = os.path.dirname(os.path.abspath(getattr(args, "result", None)
@@ -262,6 +273,30 @@ def _retrain(args, result, splits, baseline_dim):
     return model
 
 
+def _final_model(args):
+    """`"retrained"` or `"searched"` by `--final-model`; `best` compares the
+    validation AUCs in metrics.json (the retrain wins ties) and records the choice."""
+    import json
+
+    from dimgrow_tf.cli_utils import write_json
+
+    path = os.path.join(args.out, "metrics.json")
+    with open(path) as fh:
+        metrics = json.load(fh)
+    searched = metrics.get("searched_folded", {}).get("valid_auc")
+    if args.final_model == "best" and searched is not None:
+        retrained = metrics["dimgrow"]["valid_auc"]
+        kept = "searched" if searched > retrained else "retrained"
+        print(f"Validation AUC: retrained {retrained:.4f}, searched model at the final "
+              f"dims {searched:.4f}")
+    elif args.final_model == "best":
+        kept = "retrained"
+    else:
+        kept = {"retrain": "retrained", "searched": "searched"}[args.final_model]
+    write_json(path, dict(metrics, final_model=kept))
+    return kept
+
+
 def _demo(args):
     from dimgrow_tf.cli_utils import load_data
     from dimgrow_tf.data.synthetic import make_synthetic_ctr
@@ -279,9 +314,11 @@ def _demo(args):
                           split_rows(features, labels, seed=args.seed)))
     result = _search(args, fields, splits)
     _retrain(args, result, splits, baseline_dim=16)
-    print("Exporting the retrained model for TF Serving and answering one request ...")
+    kept = _final_model(args)
+    print(f"Exporting the {kept} model for TF Serving and answering one request ...")
     return export_cli.run(argparse.Namespace(
-        model=os.path.join(args.out, "retrained.keras"),
+        model=os.path.join(args.out, "retrained.keras" if kept == "retrained"
+                           else "search_model.keras"),
         export_base=os.path.join(args.out, "export"), name="dimgrow", version=None,
         vocab=vocab, result=None, current_widths=False, prune_gates=False,
         no_warmup=False, predict=True, row=None,

@@ -4,12 +4,16 @@ import re
 import subprocess
 import sys
 
+import keras
 import numpy as np
 import pytest
 
 import dimgrow_tf as dg
+from dimgrow_tf.data.datasets import load_split_dir
 from dimgrow_tf.data.synthetic import make_synthetic_ctr
 from dimgrow_tf.data.synthetic import split_rows
+from dimgrow_tf.export.compact_model import compact_model
+from dimgrow_tf.models.search_and_retrain import evaluate
 
 
 RESIZE_LINE = re.compile(r"^Step \d+: DimGrow (grow|shrink) \S+ \d+ -> \d+$", re.M)
@@ -57,6 +61,12 @@ def test_demo_with_default_arguments_resizes_exports_and_answers(tmp_path):
     assert 0.0 < answer["probability"] < 1.0
     metrics = json.loads((tmp_path / "o" / "metrics.json").read_text())
     assert 0.0 <= metrics["dimgrow"]["auc"] <= 1.0 and "uniform16" in metrics
+    # --final-model best: the export is the model with the higher validation AUC.
+    valid = {"searched": metrics["searched_folded"]["valid_auc"],
+             "retrained": metrics["dimgrow"]["valid_auc"]}
+    kept = "searched" if valid["searched"] > valid["retrained"] else "retrained"
+    assert metrics["final_model"] == kept
+    assert f"Exporting the {kept} model" in proc.stdout
     assert os.path.isdir(tmp_path / "o" / "export" / "dimgrow" / "1")
 
 
@@ -73,6 +83,15 @@ def test_search_retrain_report_on_a_split_directory(tmp_path):
     result = json.loads((out / "search_result.json").read_text())
     assert [f["name"] for f in result["fields"]] == [f.name for f in fields]
     assert (out / "search_model.keras").is_file()
+    # The searched model's own AUC is that of what `dimgrow export` serves: the
+    # search model folded at the final dims of search_result.json.
+    searched = json.loads((out / "search_metrics.json").read_text())["searched_folded"]
+    search_result = dg.SearchResult.load(str(out / "search_result.json"))
+    assert searched["total_dims"] == search_result.total_dims
+    compact = compact_model(keras.saving.load_model(str(out / "search_model.keras")),
+                            result=search_result)
+    _, splits = load_split_dir(str(tmp_path / "data"))
+    assert searched["auc"] == pytest.approx(evaluate(compact, splits["test"])["auc"], abs=1e-6)
     proc = _run("retrain", tmp_path / "data", "--result", out / "search_result.json",
                 "--epochs", "1", "--baseline", "4", "--out", out, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
