@@ -29,11 +29,12 @@ from bench_utils import train_data
 from bench_utils import write_results
 from dimgrow_tf.data.datasets import load_split_dir
 from dimgrow_tf.data.datasets import to_dataset
-from dimgrow_tf.export.compact_model import compact_model
+from dimgrow_tf.export.fold_utils import find_embedding_layer
 from dimgrow_tf.models.builders import uniform_fields
 from dimgrow_tf.models.search_and_retrain import evaluate
 from dimgrow_tf.models.search_and_retrain import retrain
 from dimgrow_tf.models.search_and_retrain import search
+from dimgrow_tf.models.search_and_retrain import searched_model
 from dimgrow_tf.models.search_and_retrain import supernet_config
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -55,8 +56,15 @@ def run_seed(name, fields, splits, seed, args):
 
     run = dg.search_and_retrain(fields, train, valid, settings, config)
     result, timings = run.result, run.result.timings
-    dimgrow = evaluate(run.model, test)
-    searched = evaluate(compact_model(run.search_model), test)
+    dimgrow = evaluate(run.model, test)  # the model `config.final_model` keeps
+    models = dict(run.info["models"])
+    if "searched" not in models:
+        models["searched"] = searched_model(run.search_model, result)
+    # The searched model: the search model at the final dims, gates folded (what
+    # `dimgrow export search_model.keras` serves when the retrain is skipped).
+    searched = evaluate(models["searched"], test)
+    retrained = evaluate(models["retrained"], test) if "retrained" in models else None
+    end_dims = find_embedding_layer(run.search_model).total_dims
 
     start = time.perf_counter()
     wide = uniform_fields(fields, args.uniform_dim)
@@ -72,24 +80,31 @@ def run_seed(name, fields, splits, seed, args):
         "dataset": name, "seed": seed, "config": config.get_config(),
         "settings": settings.get_config(),
         "dimgrow_auc": dimgrow["auc"], "dimgrow_logloss": dimgrow["logloss"],
+        "final_model": run.info["final_model"],
+        "valid_auc": run.info.get("valid_auc"),
+        "retrained_auc": retrained["auc"] if retrained else None,
         "searched_auc": searched["auc"], "searched_logloss": searched["logloss"],
         "uniform_auc": uniform["auc"], "uniform_logloss": uniform["logloss"],
         "delta_auc": dimgrow["auc"] - uniform["auc"],
+        "delta_retrained": retrained["auc"] - uniform["auc"] if retrained else None,
         "supernet_auc": supernet["auc"], "supernet_logloss": supernet["logloss"],
-        "dimgrow_dims": result.total_dims, "supernet_dims": supernet_result.total_dims,
+        "dimgrow_dims": result.total_dims, "searched_end_dims": end_dims,
+        "supernet_dims": supernet_result.total_dims,
         "uniform_dims": args.uniform_dim * len(fields),
         "dimgrow_params": result.embedding_params,
         "supernet_params": supernet_result.embedding_params,
         "uniform_params": sum(f.vocab_size * f.dim for f in wide),
         "resizes": timings["resizes"], "settled": timings["settled"],
-        "search_epochs": timings["epochs"], "retrain_epochs": timings["retrain_epochs"],
-        "search_seconds": timings["seconds"], "retrain_seconds": timings["retrain_seconds"],
+        "search_epochs": timings["epochs"], "retrain_epochs": timings.get("retrain_epochs", 0),
+        "search_seconds": timings["seconds"],
+        "retrain_seconds": timings.get("retrain_seconds", 0.0),
         "uniform_seconds": uniform_info["seconds"], "uniform_epochs": uniform_info["epochs"],
         "supernet_seconds": supernet_seconds, "dims": result.dims,
     }
 
 
-MEANS = ("dimgrow_auc", "searched_auc", "uniform_auc", "supernet_auc", "delta_auc",
+MEANS = ("dimgrow_auc", "retrained_auc", "searched_auc", "uniform_auc", "supernet_auc",
+         "delta_auc", "delta_retrained",
          "dimgrow_logloss", "searched_logloss", "uniform_logloss", "supernet_logloss",
          "dimgrow_dims", "uniform_dims", "supernet_dims", "dimgrow_params", "uniform_params",
          "supernet_params", "search_seconds", "retrain_seconds", "uniform_seconds",
@@ -101,11 +116,12 @@ def summarise(rows):
     for name in [d for d in DATASETS if any(r["dataset"] == d for r in rows)]:
         rs = [r for r in rows if r["dataset"] == name]
         stats = {k: (float(np.mean([r[k] for r in rs])), float(np.std([r[k] for r in rs])))
-                 for k in MEANS}
+                 if all(r[k] is not None for r in rs) else None for k in MEANS}
         total = stats["search_seconds"][0] + stats["retrain_seconds"][0]
         out.append({
             "dataset": name, "seeds": len(rs), **stats,
             "min_resizes": min(r["resizes"] for r in rs),
+            "kept_searched": sum(r["final_model"] == "searched" for r in rs),
             "all_settled": all(r["settled"] for r in rs),
             "wall_ratio": total / stats["uniform_seconds"][0],
             "authors_auc": AUTHORS_AUC.get(name),
@@ -122,25 +138,31 @@ def markdown(summary, args):
         f"DARTS gates on validation batches; ≤ {args.epochs} epochs, patience 2 on val AUC, "
         "LazyAdam 1e-3, batch 256; Criteo 10k: batch 64). "
         "Test AUC mean ± std over seeds; every model of a seed trains on the same data "
-        "order, so Δ (DimGrow − uniform-16) is a paired mean ± std. *Searched* is the "
-        "search model itself (gates folded, no retrain); SuperNet = every field at 16 "
+        "order, so Δ (vs uniform-16) is a paired mean ± std. *DimGrow* is the model "
+        "`search_and_retrain` returns (`final_model`, default `best`: the retrained or the "
+        "searched model, whichever has the higher validation AUC; *kept searched* counts the "
+        "seeds where that was the searched one). *Searched* is the "
+        "search model itself at the final dims, gates folded, no retrain (what `dimgrow "
+        "export search_model.keras` serves); SuperNet = every field at 16 "
         "with the same gates, pruned "
         "to gates > 0.5 and retrained.",
         "",
-        "| dataset | seeds | DimGrow (retrained) | searched, no retrain | uniform-16 | "
-        "SuperNet prune | authors' code | Δ vs uniform | dims DimGrow / SuperNet / uniform "
-        "| emb. params DimGrow / uniform | resizes per seed (min) | settled | wall s: "
-        "search + retrain / uniform-16 (ratio) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| dataset | seeds | DimGrow | kept searched | retrained | searched, no retrain | "
+        "uniform-16 | SuperNet prune | authors' code | Δ DimGrow vs uniform | Δ retrained vs "
+        "uniform | dims DimGrow / SuperNet / uniform | emb. params DimGrow / uniform | "
+        "resizes per seed (min) | settled | wall s: search + retrain / uniform-16 (ratio) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for s in summary:
-        f = lambda k: f"{s[k][0]:.4f} ± {s[k][1]:.4f}"  # noqa: E731
+        f = lambda k: f"{s[k][0]:.4f} ± {s[k][1]:.4f}" if s[k] else "—"  # noqa: E731
+        d = lambda k: f"{s[k][0]:+.4f} ± {s[k][1]:.4f}" if s[k] else "—"  # noqa: E731
         m = lambda k, p=0: f"{s[k][0]:,.{p}f}"  # noqa: E731
         authors = f"{s['authors_auc']:.4f}" if s["authors_auc"] else "—"
         lines.append(
-            f"| {s['dataset']} | {s['seeds']} | {f('dimgrow_auc')} | {f('searched_auc')} | "
+            f"| {s['dataset']} | {s['seeds']} | {f('dimgrow_auc')} | {s['kept_searched']} | "
+            f"{f('retrained_auc')} | {f('searched_auc')} | "
             f"{f('uniform_auc')} | {f('supernet_auc')} | {authors} | "
-            f"{s['delta_auc'][0]:+.4f} ± {s['delta_auc'][1]:.4f} | {m('dimgrow_dims', 1)} / "
+            f"{d('delta_auc')} | {d('delta_retrained')} | {m('dimgrow_dims', 1)} / "
             f"{m('supernet_dims', 1)} / {m('uniform_dims')} | {m('dimgrow_params')} / "
             f"{m('uniform_params')} | {m('resizes', 1)} ({s['min_resizes']}) | "
             f"{'yes' if s['all_settled'] else 'no'} | {m('search_seconds')} + "
