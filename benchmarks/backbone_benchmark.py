@@ -60,7 +60,9 @@ def run(name, fields, splits, backbone, seed, args):
     start = time.perf_counter()
     searched = dg.search_and_retrain(fields, train, valid, settings, config)
     seconds = time.perf_counter() - start
-    dimgrow = evaluate(searched.model, splits["test"])
+    dimgrow = evaluate(searched.model, splits["test"])  # the model `final_model` keeps
+    retrained = searched.info["models"].get("retrained")
+    retrained = evaluate(retrained, splits["test"]) if retrained is not None else None
     wide = uniform_fields(fields, args.uniform_dim)
     uniform_model, uniform_info = retrain(wide, train, valid, settings)
     uniform = evaluate(uniform_model, splits["test"])
@@ -70,6 +72,9 @@ def run(name, fields, splits, backbone, seed, args):
         "dimgrow_auc": dimgrow["auc"], "dimgrow_logloss": dimgrow["logloss"],
         "uniform_auc": uniform["auc"], "uniform_logloss": uniform["logloss"],
         "delta_auc": dimgrow["auc"] - uniform["auc"],
+        "final_model": searched.info["final_model"],
+        "retrained_auc": retrained["auc"] if retrained else None,
+        "delta_retrained": retrained["auc"] - uniform["auc"] if retrained else None,
         "dimgrow_dims": result.total_dims, "uniform_dims": args.uniform_dim * len(fields),
         "dimgrow_params": result.embedding_params,
         "uniform_params": sum(f.vocab_size * f.dim for f in wide),
@@ -79,7 +84,8 @@ def run(name, fields, splits, backbone, seed, args):
     }
 
 
-MEANS = ("dimgrow_auc", "uniform_auc", "delta_auc", "dimgrow_logloss", "uniform_logloss",
+MEANS = ("dimgrow_auc", "uniform_auc", "delta_auc", "delta_retrained", "dimgrow_logloss",
+         "uniform_logloss",
          "dimgrow_dims", "uniform_dims", "dimgrow_params", "uniform_params",
          "search_and_retrain_seconds", "uniform_seconds")
 
@@ -92,9 +98,10 @@ def summarise(rows):
             if not rs:
                 continue
             stats = {k: (float(np.mean([r[k] for r in rs])), float(np.std([r[k] for r in rs])))
-                     for k in MEANS}
+                     if all(r.get(k) is not None for r in rs) else None for k in MEANS}
             dims = {f: float(np.mean([r["dims"][f] for r in rs])) for f in rs[0]["dims"]}
             out.append({"dataset": name, "backbone": backbone, "seeds": len(rs), **stats,
+                        "kept_searched": sum(r.get("final_model") == "searched" for r in rs),
                         "all_settled": all(r["settled"] for r in rs), "mean_dims": dims})
     return out
 
@@ -108,12 +115,14 @@ def markdown(summary, args):
         f"validation batches; ≤ {args.epochs} epochs, patience 2 on val AUC, LazyAdam 1e-3, "
         "batch 256, output 64) with the backbone. Test AUC mean ± std over seeds; "
         f"uniform-{args.uniform_dim} uses the same backbone and, per seed, the same data "
-        "order as DimGrow's retrain, so Δ is a paired mean ± std.",
+        "order as DimGrow's retrain, so Δ is a paired mean ± std. DimGrow is the model "
+        "`search_and_retrain` keeps (`final_model`, default `best`: retrained or searched, "
+        "by validation AUC; *kept searched* counts the seeds where it was the searched one).",
         "",
         f"| dataset | backbone | seeds | DimGrow AUC | uniform-{args.uniform_dim} AUC | "
-        f"Δ | logloss DimGrow / uniform | dims DimGrow / uniform | emb. params DimGrow / "
-        "uniform | settled | wall s: search+retrain / uniform |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        f"Δ | kept searched | Δ retrained | logloss DimGrow / uniform | dims DimGrow / "
+        "uniform | emb. params DimGrow / uniform | settled | wall s: search+retrain / uniform |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for s in summary:
         f = lambda k: f"{s[k][0]:.4f} ± {s[k][1]:.4f}"  # noqa: E731
@@ -121,6 +130,9 @@ def markdown(summary, args):
         lines.append(
             f"| {s['dataset']} | {s['backbone']} | {s['seeds']} | {f('dimgrow_auc')} | "
             f"{f('uniform_auc')} | {s['delta_auc'][0]:+.4f} ± {s['delta_auc'][1]:.4f} | "
+            f"{s['kept_searched']} | " + (f"{s['delta_retrained'][0]:+.4f} ± "
+                                         f"{s['delta_retrained'][1]:.4f} | "
+                                         if s["delta_retrained"] else "— | ") +
             f"{m('dimgrow_logloss', 4)} / "
             f"{m('uniform_logloss', 4)} | {m('dimgrow_dims', 1)} / {m('uniform_dims')} | "
             f"{m('dimgrow_params')} / {m('uniform_params')} | "
