@@ -196,6 +196,7 @@ def _search(args, fields, splits):
     from dimgrow_tf.cli_utils import dims_table
     from dimgrow_tf.cli_utils import write_json
     from dimgrow_tf.export.compact_model import compact_model
+    from dimgrow_tf.export.fold_utils import FoldError
     from dimgrow_tf.models.search_and_retrain import evaluate
     from dimgrow_tf.models.search_and_retrain import run_search
 
@@ -214,14 +215,19 @@ def _search(args, fields, splits):
           f"{info['seconds']:.1f}s, widths {settled}.")
     print(dims_table(result))
     if "test" in splits:
-        # At the final dims: what `dimgrow export search_model.keras` serves.
-        compact = compact_model(info["model"], result=result)
-        folded = evaluate(compact, splits["test"])
-        folded.update(total_dims=result.total_dims,
-                      valid_auc=evaluate(compact, splits["valid"])["auc"])
-        write_json(os.path.join(args.out, "search_metrics.json"), {"searched_folded": folded})
-        print(f"Searched model itself at the final dims (gates folded, no retrain): test AUC "
-              f"{folded['auc']:.4f}, logloss {folded['logloss']:.4f}")
+        try:  # at the final dims: what `dimgrow export search_model.keras` serves
+            compact = compact_model(info["model"], result=result)
+        except FoldError as error:  # e.g. a DeepFM head cannot lose a field
+            compact = None
+            print(f"The searched model cannot be served at the final dims: {error}")
+        if compact is not None:
+            folded = evaluate(compact, splits["test"])
+            folded.update(total_dims=result.total_dims,
+                          valid_auc=evaluate(compact, splits["valid"])["auc"])
+            write_json(os.path.join(args.out, "search_metrics.json"),
+                       {"searched_folded": folded})
+            print(f"Searched model itself at the final dims (gates folded, no retrain): "
+                  f"test AUC {folded['auc']:.4f}, logloss {folded['logloss']:.4f}")
     print(f"Wrote {args.out}/search_result.json and search_model.keras")
     return result
 
@@ -275,7 +281,9 @@ def _retrain(args, result, splits, baseline_dim):
 
 def _final_model(args):
     """`"retrained"` or `"searched"` by `--final-model`; `best` compares the
-    validation AUCs in metrics.json (the retrain wins ties) and records the choice."""
+    validation AUCs in metrics.json (the retrain wins ties), and a search model
+    that cannot be folded at the final dims leaves the retrained one. Records
+    the choice in metrics.json."""
     import json
 
     from dimgrow_tf.cli_utils import write_json
@@ -284,13 +292,13 @@ def _final_model(args):
     with open(path) as fh:
         metrics = json.load(fh)
     searched = metrics.get("searched_folded", {}).get("valid_auc")
-    if args.final_model == "best" and searched is not None:
+    if searched is None:  # the search model could not be folded at the final dims
+        kept = "retrained"
+    elif args.final_model == "best":
         retrained = metrics["dimgrow"]["valid_auc"]
         kept = "searched" if searched > retrained else "retrained"
         print(f"Validation AUC: retrained {retrained:.4f}, searched model at the final "
               f"dims {searched:.4f}")
-    elif args.final_model == "best":
-        kept = "retrained"
     else:
         kept = {"retrain": "retrained", "searched": "searched"}[args.final_model]
     write_json(path, dict(metrics, final_model=kept))

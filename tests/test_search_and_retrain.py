@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 import dimgrow_tf as dg
 from dimgrow_tf.data.datasets import to_dataset
@@ -110,3 +111,23 @@ def test_validation_auc_is_the_exact_auc_over_the_whole_dataset():
     labels = np.concatenate([y.numpy() for _, y in valid])
     expected = binary_metrics(labels, model.predict(features, verbose=0))["auc"]
     assert abs(validation_auc(model, valid) - expected) < 1e-6
+
+
+def test_a_search_model_that_cannot_be_folded_falls_back_to_the_retrain(monkeypatch):
+    # e.g. DeepFM, whose head cannot lose a field the final dims drop.
+    from dimgrow_tf.export.fold_utils import FoldError
+    from dimgrow_tf.models import search_and_retrain as module
+
+    def refuse(*args, **kwargs):
+        raise FoldError("Field 'b' would be dropped")
+
+    monkeypatch.setattr(module, "searched_model", refuse)
+    fields, factory, calls, valid, test, settings = _setup()
+    with pytest.warns(UserWarning, match="cannot be folded.*retrained"):
+        run = dg.search_and_retrain(fields, factory, valid, settings,
+                                    dg.SearchConfig(final_model="searched"))
+    assert calls["n"] == 2 and run.info["final_model"] == "retrained"
+    assert "would be dropped" in run.info["searched_error"]
+    alone, _ = retrain(run.result, factory, valid, settings)
+    np.testing.assert_allclose(_predict(run.model, test), _predict(alone, test),
+                               rtol=1e-5, atol=1e-6)

@@ -71,6 +71,11 @@ class FoldedEmbedding:
         return int(self.kernel.shape[1])
 
 
+class FoldError(ValueError):
+    """A searched model cannot be folded at the asked dims (e.g. a DeepFM
+    head would lose a field, or every field would be dropped)."""
+
+
 def find_embedding_layer(model):
     """Returns the one `DimGrowEmbedding`/`FixedFieldEmbedding` of `model`."""
     found = [layer for layer in model.layers if isinstance(layer, EMBEDDING_TYPES)]
@@ -166,7 +171,7 @@ def _fold_dimgrow(layer, prune_gates, dims):
         field_biases.append((weight * mean) @ projection)
         if not keep.any():
             if fieldwise:
-                raise ValueError(
+                raise FoldError(
                     f"Field {field.name!r} would be dropped, but this layer gives "
                     "its head one vector per field (output_mode='fields'): the "
                     "head cannot lose a field. Export the current widths, or "
@@ -177,7 +182,7 @@ def _fold_dimgrow(layer, prune_gates, dims):
         tables[field.name] = table[:, keep]
         rows.append(gate[keep][:, None] * projection[keep])
     if not fields:
-        raise ValueError("Every field would be dropped: nothing to export.")
+        raise FoldError("Every field would be dropped: nothing to export.")
     return FoldedEmbedding(
         fields=fields,
         tables={k: v.astype("float32") for k, v in tables.items()},

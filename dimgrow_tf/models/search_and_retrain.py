@@ -4,6 +4,7 @@ import collections
 import dataclasses
 import os
 import time
+import warnings
 
 import keras
 import numpy as np
@@ -11,6 +12,7 @@ import numpy as np
 from dimgrow_tf.callbacks.dimgrow_callback import DimGrowCallback
 from dimgrow_tf.data.datasets import to_dataset
 from dimgrow_tf.export.compact_model import compact_model
+from dimgrow_tf.export.fold_utils import FoldError
 from dimgrow_tf.models.builders import build_model
 from dimgrow_tf.models.builders import build_search_model
 from dimgrow_tf.models.builders import compile_model
@@ -266,9 +268,14 @@ def search_and_retrain(fields, train_ds, valid_ds, settings=TrainSettings(),
     )
     models, info = {}, {"search": search_info}
     if config.final_model != "retrain":
-        models["searched"] = searched_model(
-            search_model, result, retrain_settings.learning_rate)
-    if config.final_model != "searched":
+        try:
+            models["searched"] = searched_model(
+                search_model, result, retrain_settings.learning_rate)
+        except FoldError as error:  # e.g. a DeepFM head cannot lose a field
+            info["searched_error"] = str(error)
+            warnings.warn(f"The search model cannot be folded at the final dims ({error}); "
+                          "the final model is the retrained one.", stacklevel=2)
+    if config.final_model != "searched" or "searched" not in models:
         models["retrained"], info["retrain"] = retrain(
             result, train_ds, valid_ds, retrain_settings,
             callbacks=callbacks.get("retrain", ()), verbose=verbose,
