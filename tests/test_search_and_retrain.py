@@ -131,3 +131,17 @@ def test_a_search_model_that_cannot_be_folded_falls_back_to_the_retrain(monkeypa
     alone, _ = retrain(run.result, factory, valid, settings)
     np.testing.assert_allclose(_predict(run.model, test), _predict(alone, test),
                                rtol=1e-5, atol=1e-6)
+
+
+def test_searched_model_refuses_dims_the_search_model_no_longer_has():
+    from dimgrow_tf.export.fold_utils import FoldError
+
+    fields = [dg.FieldConfig("a", 10), dg.FieldConfig("b", 7)]
+    model, _ = dg.build_search_model(fields, output_dim=4, seed=0)
+    model({"a": np.zeros((2,), "int32"), "b": np.zeros((2,), "int32")})
+    wider = [f.with_dim(3) for f in fields]  # e.g. a field shrank after the best epoch
+    result = dg.SearchResult.from_gates(wider, {"a": [0.9] * 3, "b": [0.9] * 3})
+    with pytest.raises(FoldError, match="final dims"):
+        searched_model(model, result)
+    exact = dg.SearchResult.from_gates(fields, {"a": [0.9], "b": [0.2]})
+    assert _embedding_dims(searched_model(model, exact)) == {"a": 1}

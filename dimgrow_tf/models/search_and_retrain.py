@@ -13,6 +13,7 @@ from dimgrow_tf.callbacks.dimgrow_callback import DimGrowCallback
 from dimgrow_tf.data.datasets import to_dataset
 from dimgrow_tf.export.compact_model import compact_model
 from dimgrow_tf.export.fold_utils import FoldError
+from dimgrow_tf.export.fold_utils import find_embedding_layer
 from dimgrow_tf.models.builders import build_model
 from dimgrow_tf.models.builders import build_search_model
 from dimgrow_tf.models.builders import compile_model
@@ -207,8 +208,14 @@ def searched_model(search_model, result, learning_rate=1e-3):
     The fast path that skips the retrain: `compact_model(search_model,
     result=result)` (what `dimgrow export search_model.keras` serves),
     compiled like `build_model` so it can be evaluated or trained further.
+    Raises `FoldError` when the search model cannot give exactly those dims
+    (a DeepFM head would lose a field, or a field has fewer columns now).
     """
     model = compact_model(search_model, result=result)
+    widths = {f.name: f.dim for f in find_embedding_layer(model).fields if f.dim}
+    final = {name: dim for name, dim in result.dims.items() if dim}
+    if widths != final:  # a field shrank below its final dims after the best epoch
+        raise FoldError(f"The search model has widths {widths} now; the final dims are {final}.")
     compile_model(model, learning_rate)
     return model
 
