@@ -238,6 +238,11 @@ def search_and_retrain(fields, train_ds, valid_ds, settings=TrainSettings(),
     """The search, then a retrain at its final dims: the one path the CLI,
     the TFX Trainer and the benchmarks run.
 
+    `config.final_model` decides the returned model, always at the final
+    dims: the retrained one (`"retrain"`), the search model folded without
+    a retrain (`"searched"`, see `searched_model`) or, by default
+    (`"best"`), whichever of the two has the higher AUC on `valid_ds`.
+
     Pass `train_ds` as a factory (`lambda: to_dataset(..., shuffle=True,
     seed=s)`) to make the retrain independent of the search: each run then
     gets a fresh dataset, so the retrain sees the same data order as a
@@ -255,7 +260,8 @@ def search_and_retrain(fields, train_ds, valid_ds, settings=TrainSettings(),
 
     Returns:
         `SearchRun(result, search_model, model, info)`; `result.timings`
-        also holds the retrain's seconds and epochs.
+        also holds the retrain's seconds and epochs and `final_model`, the
+        kept model's name (`"retrained"` or `"searched"`).
 
     Example:
 
