@@ -126,7 +126,8 @@ def search(fields, train_ds, valid_ds, settings=TrainSettings(), config=SearchCo
     with `DimGrowCallback(config)` and `EarlyStopping(patience)` on
     `valid_ds`'s AUC, which does not stop the search while widths are still
     changing. With `config.gate_updates="validation"` the gates learn on
-    `valid_ds` batches of the training batch size (DARTS). `result.settings` records `settings` and `config`;
+    `valid_ds` batches of the training batch size (DARTS). `result.settings`
+    records `settings` and `config`;
     `result.timings` the wall time, epochs, steps and resizes.
 
     Args:
