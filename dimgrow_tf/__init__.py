@@ -34,6 +34,7 @@ from dimgrow_tf.models.builders import keyed_model
 from dimgrow_tf.models.builders import uniform_fields
 from dimgrow_tf.models.search_and_retrain import TrainSettings
 from dimgrow_tf.models.search_and_retrain import search_and_retrain
+from dimgrow_tf.models.search_and_retrain import searched_model
 from dimgrow_tf.models.search_report import write_search_report
 from dimgrow_tf.models.search_result import SearchResult
 from dimgrow_tf.optimizers.lazy_adam import LazyAdam
@@ -84,6 +85,7 @@ __all__ = [
     "keyed_model",
     "resize_optimizer_state",
     "search_and_retrain",
+    "searched_model",
     "uniform_fields",
     "write_search_report",
 ]

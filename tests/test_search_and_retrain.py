@@ -81,7 +81,7 @@ def test_final_model_searched_skips_the_retrain_and_folds_the_search_model():
     assert run.info["final_model"] == run.result.timings["final_model"] == "searched"
     kept = {k: v for k, v in run.result.dims.items() if v > 0}
     assert _embedding_dims(run.model) == kept
-    folded = searched_model(run.search_model, run.result)
+    folded = dg.searched_model(run.search_model, run.result)  # public API
     np.testing.assert_allclose(_predict(run.model, test), _predict(folded, test), atol=1e-6)
     metrics = run.model.evaluate(valid, verbose=0, return_dict=True)  # compiled
     assert 0.0 <= metrics["auc"] <= 1.0
