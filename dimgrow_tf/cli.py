@@ -4,26 +4,12 @@ import argparse
 import os
 import sys
 
-
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
-
-
-def _non_negative_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}")
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return value
-
+from dimgrow_tf.cli_utils import dims_table
+from dimgrow_tf.cli_utils import load_data
+from dimgrow_tf.cli_utils import metrics_line
+from dimgrow_tf.cli_utils import non_negative_float
+from dimgrow_tf.cli_utils import positive_int
+from dimgrow_tf.cli_utils import write_json
 
 INHERITED = ("epochs", "batch_size", "patience", "seed", "learning_rate",
              "backbone", "output_dim")
@@ -44,11 +30,11 @@ def _add_training_args(parser, inherit=False):
     def helptext(text, key):
         return text + note.format(getattr(defaults, key))
 
-    parser.add_argument("--epochs", type=_positive_int, default=default("epochs"),
+    parser.add_argument("--epochs", type=positive_int, default=default("epochs"),
                         help=helptext("maximum epochs", "epochs"))
-    parser.add_argument("--batch-size", type=_positive_int, default=default("batch_size"),
+    parser.add_argument("--batch-size", type=positive_int, default=default("batch_size"),
                         help=helptext("batch size", "batch_size"))
-    parser.add_argument("--patience", type=_positive_int, default=default("patience"),
+    parser.add_argument("--patience", type=positive_int, default=default("patience"),
                         help=helptext("early-stopping patience on val AUC (a search's "
                                       "unsettled epochs do not count)", "patience"))
     parser.add_argument("--seed", type=int, default=default("seed"),
@@ -65,19 +51,19 @@ def _add_search_args(parser):
     from dimgrow_tf.search_config import SearchConfig
 
     defaults = SearchConfig()
-    parser.add_argument("--alpha", type=_non_negative_float, default=defaults.alpha,
+    parser.add_argument("--alpha", type=non_negative_float, default=defaults.alpha,
                         help="gate regulariser strength")
-    parser.add_argument("--max-dim", type=_positive_int, default=defaults.max_dim,
+    parser.add_argument("--max-dim", type=positive_int, default=defaults.max_dim,
                         help="width cap of every field")
-    parser.add_argument("--check-every", type=_positive_int, default=defaults.check_every,
+    parser.add_argument("--check-every", type=positive_int, default=defaults.check_every,
                         help="training steps between grow/shrink checks")
-    parser.add_argument("--window", type=_positive_int, default=defaults.window,
+    parser.add_argument("--window", type=positive_int, default=defaults.window,
                         help="consecutive checks a condition must hold")
-    parser.add_argument("--settle-checks", type=_positive_int,
+    parser.add_argument("--settle-checks", type=positive_int,
                         default=defaults.settle_checks,
                         help="checks without a resize before the search may stop "
                              "(default: an epoch that resized never counts)")
-    parser.add_argument("--budget-bytes", type=_positive_int, default=defaults.budget_bytes,
+    parser.add_argument("--budget-bytes", type=positive_int, default=defaults.budget_bytes,
                         help="cap on the embedding state's bytes (tables, projections, "
                              "gates and optimizer slots; None: no cap)")
     parser.add_argument("--gate-updates", choices=("validation", "train"),
@@ -118,7 +104,7 @@ def _parser():
     demo = sub.add_parser("demo", help="generated data: search, retrain, compare "
                           "with uniform-16, export and answer one prediction",
                           formatter_class=FORMATTER)
-    demo.add_argument("--rows", type=_positive_int, default=40000,
+    demo.add_argument("--rows", type=positive_int, default=40000,
                       help="rows of generated data")
     demo.add_argument("--data", default=None, metavar="SPEC.json",
                       help="run on a dataset spec JSON (e.g. with list and text "
@@ -193,8 +179,6 @@ def _run_settings(args, settings, **extra):
 
 
 def _search(args, fields, splits):
-    from dimgrow_tf.cli_utils import dims_table
-    from dimgrow_tf.cli_utils import write_json
     from dimgrow_tf.export.compact_model import compact_model
     from dimgrow_tf.export.fold_utils import FoldError
     from dimgrow_tf.models.search_and_retrain import evaluate
@@ -233,8 +217,6 @@ def _search(args, fields, splits):
 
 
 def _retrain(args, result, splits, baseline_dim):
-    from dimgrow_tf.cli_utils import metrics_line
-    from dimgrow_tf.cli_utils import write_json
     from dimgrow_tf.models.builders import uniform_fields
     from dimgrow_tf.models.search_and_retrain import evaluate
     from dimgrow_tf.models.search_and_retrain import train_fixed
@@ -286,7 +268,6 @@ def _final_model(args):
     the choice in metrics.json."""
     import json
 
-    from dimgrow_tf.cli_utils import write_json
 
     path = os.path.join(args.out, "metrics.json")
     with open(path) as fh:
@@ -306,7 +287,6 @@ def _final_model(args):
 
 
 def _demo(args):
-    from dimgrow_tf.cli_utils import load_data
     from dimgrow_tf.data.synthetic import make_synthetic_ctr
     from dimgrow_tf.data.synthetic import split_rows
     from dimgrow_tf.export import export_cli
@@ -334,7 +314,6 @@ def _demo(args):
 
 
 def main(argv=None):
-    from dimgrow_tf.cli_utils import load_data
 
     args = _parser().parse_args(argv)
     try:
@@ -345,7 +324,6 @@ def main(argv=None):
 
             return export_cli.run(args)
         if args.command == "report":
-            from dimgrow_tf.cli_utils import dims_table
             from dimgrow_tf.models.search_report import write_search_report
             from dimgrow_tf.models.search_result import SearchResult
 
