@@ -201,7 +201,7 @@ def _search(args, fields, splits):
     if "test" in splits:
         try:  # at the final dims: what `dimgrow export search_model.keras` serves
             compact = compact_model(info["model"], result=result)
-        except FoldError as error:  # e.g. a DeepFM head cannot lose a field
+        except FoldError as error:  # e.g. a field shrank below its final dims
             compact = None
             print(f"The searched model cannot be served at the final dims: {error}")
         if compact is not None:

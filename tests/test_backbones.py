@@ -151,11 +151,31 @@ def test_compact_export_model_equals_eager(backbone):
                                _np(retrained(x, training=False)), atol=1e-6)
 
 
-def test_deepfm_export_refuses_to_drop_a_field_and_retrain_drops_it():
+def test_deepfm_fold_keeps_a_dropped_field_as_its_mean_vector_and_retrain_drops_it():
     model, emb = dg.build_search_model(FIELDS, backbone="deepfm", output_dim=4, seed=0)
-    result = dg.SearchResult.from_gates(FIELDS, {"a": [0.9], "b": [0.2, 0.1], "g": [0.7, 0.2]})
-    with pytest.raises(ValueError, match="'b' would be dropped.*one vector per field"):
-        compact_model(model, result=result)
+    x, y = _data(64)
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0)
+    rng = np.random.default_rng(5)
+    for f in FIELDS:
+        v = emb.field_variables(f.name)
+        for kind, scale in (("embeddings", 1.0), ("projection", 1.0), ("gate_logits", 0.5)):
+            v[kind].assign(rng.normal(0, scale, v[kind].shape).astype("float32"))
+    b = emb.field_variables("b")  # every row at the moving mean: dropping b is exact
+    b["moving_mean"].assign(rng.normal(0, 1.0, b["moving_mean"].shape).astype("float32"))
+    b["embeddings"].assign(np.tile(_np(b["moving_mean"]), (7, 1)))
+    result = dg.SearchResult.from_gates(emb.fields, {"a": [0.9], "b": [0.2, 0.1],
+                                                     "g": [0.7, 0.6]})
+    assert result.dims == {"a": 1, "b": 0, "g": 2}
+    compact = compact_model(model, result=result)
+    assert sorted(t.name for t in compact.inputs) == ["a", "g"]
+    assert tuple(compact.get_layer("folded_embedding").output.shape) == (None, 3, 4)
+    expected = _np(model(x, training=False))
+    assert np.ptp(expected) > 0.05
+    np.testing.assert_allclose(_np(compact({"a": x["a"], "g": x["g"]}, training=False)),
+                               expected, atol=2e-5)
+    searched = dg.searched_model(model, result)
+    np.testing.assert_allclose(_np(searched({"a": x["a"], "g": x["g"]}, training=False)),
+                               expected, atol=2e-5)
     retrained = dg.build_model(result, backbone="deepfm", output_dim=4)
     assert tuple(retrained.get_layer("field_embedding").output.shape) == (None, 2, 4)
 

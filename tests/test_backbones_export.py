@@ -52,3 +52,20 @@ def test_served_predictions_equal_eager(tmp_path, backbone, searched):
     if searched:
         assert np.ptp(eager) > 0.05
     np.testing.assert_allclose(np.asarray(served["outputs"]).reshape(-1), eager, atol=2e-5)
+
+
+def test_deepfm_searched_export_at_dims_that_drop_a_field_serves_eager(tmp_path):
+    model = _model("deepfm", searched=True)
+    emb = model.get_layer("dimgrow_embedding")
+    a = emb.field_variables("a")  # every row at the moving mean: dropping a is exact
+    a["embeddings"].assign(np.tile(keras.ops.convert_to_numpy(a["moving_mean"]), (10, 1)))
+    result = dg.SearchResult.from_gates(emb.fields, {"a": [0.2, 0.1], "g": [0.9, 0.8, 0.7]})
+    assert result.dims == {"a": 0, "b": 0, "g": 3}
+    path = export_saved_model(model, str(tmp_path), warmup=False, result=result)
+    raw = {"g": RAW["g"]}
+    body = RestClient(schema=load_schema(path)).predict_body(raw, columnar=True)
+    job = {"exports": [{"export_dir": path, "rest": {"columnar": ["predict", body]}}]}
+    served = serve_in_local_server(job, tmp_path)[path]["rest"]["columnar"]
+    eager = keras.ops.convert_to_numpy(model(IDS, training=False)).reshape(-1)
+    assert np.ptp(eager) > 0.05
+    np.testing.assert_allclose(np.asarray(served["outputs"]).reshape(-1), eager, atol=2e-5)

@@ -114,12 +114,12 @@ def test_validation_auc_is_the_exact_auc_over_the_whole_dataset():
 
 
 def test_a_search_model_that_cannot_be_folded_falls_back_to_the_retrain(monkeypatch):
-    # e.g. DeepFM, whose head cannot lose a field the final dims drop.
+    # e.g. a field that shrank below its final dims after the best epoch.
     from dimgrow_tf.export.fold_utils import FoldError
     from dimgrow_tf.models import search_and_retrain as module
 
     def refuse(*args, **kwargs):
-        raise FoldError("Field 'b' would be dropped")
+        raise FoldError("Field 'b' has fewer columns now")
 
     monkeypatch.setattr(module, "searched_model", refuse)
     fields, factory, calls, valid, test, settings = _setup()
@@ -127,7 +127,7 @@ def test_a_search_model_that_cannot_be_folded_falls_back_to_the_retrain(monkeypa
         run = dg.search_and_retrain(fields, factory, valid, settings,
                                     dg.SearchConfig(final_model="searched"))
     assert calls["n"] == 2 and run.info["final_model"] == "retrained"
-    assert "would be dropped" in run.info["searched_error"]
+    assert "fewer columns now" in run.info["searched_error"]
     alone, _ = retrain(run.result, factory, valid, settings)
     np.testing.assert_allclose(_predict(run.model, test), _predict(alone, test),
                                rtol=1e-5, atol=1e-6)

@@ -30,7 +30,9 @@ def compact_model(model, prune_gates=False, result=None):
       `x* = g * x + (1 - g) * mu`), so the result predicts what the searched
       model predicts with `training=False`, up to float rounding;
     - fields at width 0 are dropped, and so are their inputs: the compact
-      model takes one `int32` input per kept field;
+      model takes one `int32` input per kept field (a head that takes one
+      vector per field, such as `DeepFM`, still sees a dropped field's
+      folded mean vector, as a constant);
     - tables keep their rows (the same ids as the source model: with a
       loader `Vocabulary`, 0 = OOV and 1 = missing) and their widths: the
       current ones, or those of `result` / `prune_gates` (see
@@ -77,8 +79,9 @@ def build_compact(model, prune_gates=False, result=None):
     folded = fold_embedding(layer, prune_gates, result)
     head = _clone_head(model, layer)
     fields = [dataclasses.replace(f, max_dim=None) for f in folded.fields]
+    slots = [dataclasses.replace(f, max_dim=None) for f in folded.head_fields or ()]
     embedding = FixedFieldEmbedding(
-        fields,
+        slots or fields,
         output_dim=folded.output_dim,
         use_bias=folded.bias is not None,
         count_out_of_range=False,  # serving maps ids itself; no metric state
@@ -135,7 +138,8 @@ def unchecked_forward(compact, ids):
     with fewer ops per request and a smaller graph.
     """
     embedding = compact.get_layer(EMBEDDING_NAME)
-    columns = [embedding.embeddings[f.name](ids[f.name]) for f in embedding.fields]
+    columns = [embedding.embeddings[f.name](ids[f.name])
+               for f in embedding.fields if f.dim > 0]
     hidden = embedding.projection(tf.concat(columns, axis=1))
     return compact.get_layer(HEAD_NAME)(hidden, training=False)
 

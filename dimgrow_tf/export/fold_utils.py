@@ -54,6 +54,10 @@ class FoldedEmbedding:
             requested ones, and why.
         output_mode: str. `"sum"`, or `"fields"` for a layer with one
             projected vector per field (`bias` is then one row per field).
+        head_fields: list of FieldConfig or None. `"fields"` mode: the
+            fields in the order the head sees their vectors, dropped fields
+            at width 0 (their vector is their bias row, the folded mean).
+            `None`: `fields`.
     """
 
     fields: List[FieldConfig]
@@ -65,6 +69,7 @@ class FoldedEmbedding:
     widths: str = "current"
     notes: List[str] = dataclasses.field(default_factory=list)
     output_mode: str = SUM
+    head_fields: object = None
 
     @property
     def output_dim(self):
@@ -72,8 +77,8 @@ class FoldedEmbedding:
 
 
 class FoldError(ValueError):
-    """A searched model cannot be folded at the asked dims (e.g. a DeepFM
-    head would lose a field, or every field would be dropped)."""
+    """A searched model cannot be folded at the asked dims (e.g. every
+    field would be dropped)."""
 
 
 def find_embedding_layer(model):
@@ -144,7 +149,7 @@ def _keep_mask(gate, prune_gates, dim):
 
 def _fold_dimgrow(layer, prune_gates, dims):
     gates = layer.gate_values()
-    fields, tables, rows, dropped, notes = [], {}, [], [], []
+    fields, tables, rows, dropped, notes, head_fields = [], {}, [], [], [], []
     bias = np.zeros((layer.output_dim,), "float64")
     fieldwise = isinstance(layer, FieldwiseDimGrowEmbedding)
     field_biases = []
@@ -170,15 +175,16 @@ def _fold_dimgrow(layer, prune_gates, dims):
         bias += (weight * mean) @ projection
         field_biases.append((weight * mean) @ projection)
         if not keep.any():
+            # A head taking one vector per field keeps the slot: its vector is
+            # now the constant bias row (mu @ P), and the field needs no input.
             if fieldwise:
-                raise FoldError(
-                    f"Field {field.name!r} would be dropped, but this layer gives "
-                    "its head one vector per field (output_mode='fields'): the "
-                    "head cannot lose a field. Export the current widths, or "
-                    "retrain at the result's dims (build_model) and export that.")
+                head_fields.append(field.with_dim(0))
+                notes.append(f"{field.name}: dropped; the head sees its mean "
+                             "vector as a constant")
             dropped.append(field.name)
             continue
         fields.append(field.with_dim(int(keep.sum())))
+        head_fields.append(fields[-1])
         tables[field.name] = table[:, keep]
         rows.append(gate[keep][:, None] * projection[keep])
     if not fields:
@@ -194,6 +200,7 @@ def _fold_dimgrow(layer, prune_gates, dims):
             "gates" if prune_gates else "current"),
         notes=notes,
         output_mode=FIELDS if fieldwise else SUM,
+        head_fields=head_fields if fieldwise else None,
     )
 
 
@@ -215,6 +222,7 @@ def _copy_fixed(layer):
         dropped=[f.name for f in layer.fields if f.dim == 0],
         widths="fixed",
         output_mode=layer.output_mode,
+        head_fields=layer.slot_fields if layer.output_mode == FIELDS else None,
     )
 
 

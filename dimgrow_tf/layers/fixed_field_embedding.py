@@ -21,10 +21,12 @@ class FixedFieldEmbedding(keras.layers.Layer):
 
     This is the retraining model of DimGrow (no gates, no shuffle): tables
     `V_f x d_f*`, `Linear(sum d* -> output_dim)`. Fields with `dim=0` own
-    nothing and their inputs are ignored. With `output_mode="fields"` each
-    kept field is projected on its own (its rows of the same kernel) and the
-    output is `(batch, kept fields, output_dim)`, for heads such as
-    `DeepFM` that need one vector per field.
+    nothing and need no input. With `output_mode="fields"` each kept field
+    is projected on its own (its rows of the same kernel) and the output is
+    `(batch, kept fields, output_dim)`, for heads such as `DeepFM` that need
+    one vector per field; with a bias, a field at `dim=0` keeps its place
+    too and its vector is its bias row (how an export folds a dropped field
+    of a searched model: its mean vector becomes a constant).
 
     Args:
         fields: list of `FieldConfig`; `dim` is each field's fixed width.
@@ -85,12 +87,19 @@ class FixedFieldEmbedding(keras.layers.Layer):
         self.output_mode = output_mode
         if output_mode == FIELDS:
             self.projection = FieldwiseProjection(
-                [f.dim for f in fields if f.dim > 0], self.output_dim,
+                [f.dim for f in self.slot_fields], self.output_dim,
                 use_bias=self.use_bias, name="projection")
         else:
             self.projection = keras.layers.Dense(
                 self.output_dim, use_bias=self.use_bias, name="projection"
             )
+
+    @property
+    def slot_fields(self):
+        """`"fields"` mode: the fields that get an output vector, in order."""
+        if self.output_mode == FIELDS and self.use_bias:
+            return list(self.fields)
+        return [f for f in self.fields if f.dim > 0]
 
     @property
     def dims(self):
@@ -108,7 +117,8 @@ class FixedFieldEmbedding(keras.layers.Layer):
 
     def call(self, inputs):
         active = [f for f in self.fields if f.dim > 0]
-        ids = lookup_ids(split_field_inputs(inputs, self.fields), active, self.out_of_range_ids)
+        wanted = active if isinstance(inputs, dict) else self.fields
+        ids = lookup_ids(split_field_inputs(inputs, wanted), active, self.out_of_range_ids)
         columns = [self.embeddings[f.name](ids[f.name]) for f in active]
         return self.projection(tf.concat(columns, axis=1))
 
@@ -118,7 +128,7 @@ class FixedFieldEmbedding(keras.layers.Layer):
         else:
             batch = input_shape[0]
         if self.output_mode == FIELDS:
-            return (batch, sum(f.dim > 0 for f in self.fields), self.output_dim)
+            return (batch, len(self.slot_fields), self.output_dim)
         return (batch, self.output_dim)
 
     def get_config(self):

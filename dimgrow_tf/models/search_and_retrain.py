@@ -210,7 +210,7 @@ def searched_model(search_model, result, learning_rate=1e-3):
     result=result)` (what `dimgrow export search_model.keras` serves),
     compiled like `build_model` so it can be evaluated or trained further.
     Raises `FoldError` when the search model cannot give exactly those dims
-    (a DeepFM head would lose a field, or a field has fewer columns now).
+    (a field has fewer columns now, or every field would be dropped).
     """
     model = compact_model(search_model, result=result)
     widths = {f.name: f.dim for f in find_embedding_layer(model).fields if f.dim}
@@ -285,7 +285,7 @@ def search_and_retrain(fields, train_ds, valid_ds, settings=TrainSettings(),
         try:
             models["searched"] = searched_model(
                 search_model, result, retrain_settings.learning_rate)
-        except FoldError as error:  # e.g. a DeepFM head cannot lose a field
+        except FoldError as error:  # e.g. a field shrank below its final dims
             info["searched_error"] = str(error)
             warnings.warn(f"The search model cannot be folded at the final dims ({error}); "
                           "the final model is the retrained one.", stacklevel=2)
