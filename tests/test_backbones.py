@@ -131,16 +131,21 @@ def test_search_resizes_in_place_and_the_model_round_trips(backbone, tmp_path):
                                rtol=1e-6, atol=1e-6)
 
 
-@pytest.mark.parametrize("backbone", BACKBONES)
-def test_compact_export_model_equals_eager(backbone):
+def _trained_search_model(backbone, rng):
+    """A search model after one epoch, with random tables, projections and gates."""
     model, emb = dg.build_search_model(FIELDS, backbone=backbone, output_dim=4, seed=0)
     x, y = _data(64)
     model.fit(x, y, batch_size=16, epochs=1, verbose=0)
-    rng = np.random.default_rng(3)
     for f in FIELDS:
         v = emb.field_variables(f.name)
         for kind, scale in (("embeddings", 1.0), ("projection", 1.0), ("gate_logits", 0.5)):
             v[kind].assign(rng.normal(0, scale, v[kind].shape).astype("float32"))
+    return model, emb, x, y
+
+
+@pytest.mark.parametrize("backbone", BACKBONES)
+def test_compact_export_model_equals_eager(backbone):
+    model, emb, x, y = _trained_search_model(backbone, np.random.default_rng(3))
     expected = _np(model(x, training=False))
     assert np.ptp(expected) > 0.05
     np.testing.assert_allclose(_np(compact_model(model)(x, training=False)), expected,
@@ -152,14 +157,8 @@ def test_compact_export_model_equals_eager(backbone):
 
 
 def test_deepfm_fold_keeps_a_dropped_field_as_its_mean_vector_and_retrain_drops_it():
-    model, emb = dg.build_search_model(FIELDS, backbone="deepfm", output_dim=4, seed=0)
-    x, y = _data(64)
-    model.fit(x, y, batch_size=16, epochs=1, verbose=0)
     rng = np.random.default_rng(5)
-    for f in FIELDS:
-        v = emb.field_variables(f.name)
-        for kind, scale in (("embeddings", 1.0), ("projection", 1.0), ("gate_logits", 0.5)):
-            v[kind].assign(rng.normal(0, scale, v[kind].shape).astype("float32"))
+    model, emb, x, y = _trained_search_model("deepfm", rng)
     b = emb.field_variables("b")  # every row at the moving mean: dropping b is exact
     b["moving_mean"].assign(rng.normal(0, 1.0, b["moving_mean"].shape).astype("float32"))
     b["embeddings"].assign(np.tile(_np(b["moving_mean"]), (7, 1)))
