@@ -268,7 +268,6 @@ def _final_model(args):
     the choice in metrics.json."""
     import json
 
-
     path = os.path.join(args.out, "metrics.json")
     with open(path) as fh:
         metrics = json.load(fh)
@@ -314,7 +313,6 @@ def _demo(args):
 
 
 def main(argv=None):
-
     args = _parser().parse_args(argv)
     try:
         if args.command == "demo":

@@ -22,7 +22,7 @@ Which widths are serialised (`FoldedEmbedding.widths`):
 """
 
 import dataclasses
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import numpy as np
 
@@ -69,7 +69,7 @@ class FoldedEmbedding:
     widths: str = "current"
     notes: List[str] = dataclasses.field(default_factory=list)
     output_mode: str = SUM
-    head_fields: object = None
+    head_fields: Optional[List[FieldConfig]] = None
 
     @property
     def output_dim(self):

@@ -21,12 +21,13 @@ class FixedFieldEmbedding(keras.layers.Layer):
 
     This is the retraining model of DimGrow (no gates, no shuffle): tables
     `V_f x d_f*`, `Linear(sum d* -> output_dim)`. Fields with `dim=0` own
-    nothing and need no input. With `output_mode="fields"` each kept field
-    is projected on its own (its rows of the same kernel) and the output is
-    `(batch, kept fields, output_dim)`, for heads such as `DeepFM` that need
-    one vector per field; with a bias, a field at `dim=0` keeps its place
-    too and its vector is its bias row (how an export folds a dropped field
-    of a searched model: its mean vector becomes a constant).
+    nothing and need no key in a dict of inputs. With
+    `output_mode="fields"` each kept field is projected on its own (its rows
+    of the same kernel) and the output is `(batch, kept fields,
+    output_dim)`, for heads such as `DeepFM` that need one vector per field;
+    with a bias, a field at `dim=0` keeps its place too and its vector is
+    its bias row (how an export folds a dropped field of a searched model:
+    its mean vector becomes a constant).
 
     Args:
         fields: list of `FieldConfig`; `dim` is each field's fixed width.
