@@ -138,8 +138,7 @@ def unchecked_forward(compact, ids):
     with fewer ops per request and a smaller graph.
     """
     embedding = compact.get_layer(EMBEDDING_NAME)
-    columns = [embedding.embeddings[f.name](ids[f.name])
-               for f in embedding.fields if f.dim > 0]
+    columns = [embedding.embeddings[f.name](ids[f.name]) for f in embedding.input_fields]
     hidden = embedding.projection(tf.concat(columns, axis=1))
     return compact.get_layer(HEAD_NAME)(hidden, training=False)
 

@@ -205,12 +205,8 @@ def _fold_dimgrow(layer, prune_gates, dims):
 
 
 def _copy_fixed(layer):
-    fields, tables = [], {}
-    for field in layer.fields:
-        if field.dim == 0:
-            continue
-        fields.append(field)
-        tables[field.name] = _numpy(layer.embeddings[field.name].embeddings)
+    fields = layer.input_fields
+    tables = {f.name: _numpy(layer.embeddings[f.name].embeddings) for f in fields}
     projection = layer.projection
     bias = _numpy(projection.bias).astype("float32") if layer.use_bias else None
     return FoldedEmbedding(

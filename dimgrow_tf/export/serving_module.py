@@ -47,7 +47,7 @@ def build_serving_module(compact, features):
     """
     module = tf.Module()
     module.features = features
-    fields = [f for f in compact.get_layer(EMBEDDING_NAME).fields if f.dim > 0]
+    fields = compact.get_layer(EMBEDDING_NAME).input_fields
     id_specs = {
         f.name: tf.TensorSpec([None, None] if f.multivalent else [None], tf.int32,
                               name=f.name)

@@ -77,8 +77,7 @@ class FixedFieldEmbedding(keras.layers.Layer):
                 embeddings_initializer=keras.initializers.RandomNormal(stddev=0.01),
                 name=f"{f.name}_embedding",
             )
-            for f in fields
-            if f.dim > 0
+            for f in self.input_fields
         }
         if output_mode not in OUTPUT_MODES:
             raise ValueError(
@@ -96,11 +95,16 @@ class FixedFieldEmbedding(keras.layers.Layer):
             )
 
     @property
+    def input_fields(self):
+        """The fields with a table (`dim > 0`): the ones that take ids."""
+        return [f for f in self.fields if f.dim > 0]
+
+    @property
     def slot_fields(self):
         """`"fields"` mode: the fields that get an output vector, in order."""
         if self.output_mode == FIELDS and self.use_bias:
             return list(self.fields)
-        return [f for f in self.fields if f.dim > 0]
+        return self.input_fields
 
     @property
     def dims(self):
@@ -110,14 +114,13 @@ class FixedFieldEmbedding(keras.layers.Layer):
         return sum(4 * f.vocab_size * f.dim for f in self.fields)
 
     def build(self, input_shape=None):
-        for f in self.fields:
-            if f.dim > 0:
-                self.embeddings[f.name].build((None,))
+        for f in self.input_fields:
+            self.embeddings[f.name].build((None,))
         self.projection.build((None, sum(f.dim for f in self.fields)))
         self.built = True
 
     def call(self, inputs):
-        active = [f for f in self.fields if f.dim > 0]
+        active = self.input_fields
         wanted = active if isinstance(inputs, dict) else self.fields
         ids = lookup_ids(split_field_inputs(inputs, wanted), active, self.out_of_range_ids)
         columns = [self.embeddings[f.name](ids[f.name]) for f in active]

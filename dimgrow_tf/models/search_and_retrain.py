@@ -213,7 +213,7 @@ def searched_model(search_model, result, learning_rate=1e-3):
     (a field has fewer columns now, or every field would be dropped).
     """
     model = compact_model(search_model, result=result)
-    widths = {f.name: f.dim for f in find_embedding_layer(model).fields if f.dim}
+    widths = {f.name: f.dim for f in find_embedding_layer(model).input_fields}
     final = {name: dim for name, dim in result.dims.items() if dim}
     if widths != final:  # a field shrank below its final dims after the best epoch
         raise FoldError(f"The search model has widths {widths} now; the final dims are {final}.")

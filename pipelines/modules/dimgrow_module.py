@@ -316,7 +316,7 @@ def make_serving_module(compact, tf_transform_output):
     Returns:
         `(module, signatures)` for `save_serving_module`.
     """
-    names = [f.name for f in compact.get_layer("folded_embedding").fields if f.dim > 0]
+    names = [f.name for f in compact.get_layer("folded_embedding").input_fields]
     return build_serving_module(compact, TransformFeatures(tf_transform_output, names))
 
 
